@@ -1,0 +1,46 @@
+"""The one table from errors to exit codes, and how an error is shown to a person."""
+
+from __future__ import annotations
+
+from assay.errors import (
+    ArtifactError,
+    ArtifactIntegrityError,
+    AssayError,
+    DataError,
+    NotFoundError,
+    RegistryError,
+    ReproductionError,
+    SpecError,
+    StoreError,
+    TrainingError,
+)
+
+# Most specific first: the first matching class decides.
+EXIT_CODES: tuple[tuple[type[AssayError], int], ...] = (
+    (SpecError, 3),
+    (DataError, 4),
+    (NotFoundError, 5),
+    (ArtifactIntegrityError, 6),
+    (ArtifactError, 6),
+    (StoreError, 7),
+    (RegistryError, 7),
+    (TrainingError, 8),
+    (ReproductionError, 9),
+)
+EXIT_FAILED = 1  # the command ran and its verdict is "no" (e.g. reproduce found a difference)
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+
+def exit_code_for(error: AssayError) -> int:
+    for cls, code in EXIT_CODES:
+        if isinstance(error, cls):
+            return code
+    return 1
+
+
+def format_error(error: AssayError) -> str:
+    return f"error [{error.code}]: {error}"
+
+
+__all__ = ["EXIT_CODES", "EXIT_FAILED", "EXIT_INTERNAL", "EXIT_USAGE", "exit_code_for", "format_error"]

@@ -1,0 +1,204 @@
+"""Lifecycle verbs: demo, init, validate, ingest, train, run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from assay.cli.context import JSON_OPTION, open_project, state
+from assay.cli.output import RichReporter, fmt_metric, key_values, print_json, stderr, stdout, table
+from assay.data.schema import ValidationReport
+from assay.project.demo import DEMO_ROWS, run_demo
+from assay.project.init_spec import render_init_spec, write_init_spec
+from assay.project.pipeline import TrainResult, ingest, train_project, validate
+from assay.project.settings import STATE_DIR, Settings
+
+
+def _train_summary(result: TrainResult, project_dir: Path) -> dict[str, Any]:
+    metrics = result.run.metrics
+    return {
+        "project_dir": str(project_dir),
+        "dataset_version": result.dataset.id,
+        "dataset_rows": result.dataset.row_count,
+        "split_sizes": dict(result.split_sizes),
+        "run_id": result.run.id,
+        "model": result.model.ref,
+        "model_status": result.model.status.value,
+        "primary_metric": metrics.get("primary"),
+        "metrics": {"validation": metrics.get("validation", {}), "test": metrics.get("test", {})},
+        "warnings": list(result.warnings),
+        "evidence": {
+            "metadata": str(project_dir / STATE_DIR / "assay.db"),
+            "artifacts": str(project_dir / STATE_DIR / "artifacts"),
+            "model_artifact_sha256": result.model.artifact_sha256,
+            "spec_sha256": result.run.spec_sha256,
+            "split_sha256": result.run.artifacts.get("split"),
+        },
+        "timings_s": {k: round(v, 3) for k, v in result.timings_s.items()},
+    }
+
+
+def _render_train(summary: dict[str, Any], *, title: str) -> None:
+    out = stdout()
+    sizes = summary["split_sizes"]
+    out.print(f"[bold]{title}[/]")
+    out.print(
+        key_values(
+            {
+                "dataset version": f"{summary['dataset_version']} ({summary['dataset_rows']} rows)",
+                "split": f"train {sizes['train']} · validation {sizes['validation']} · test {sizes['test']}",
+                "run": summary["run_id"],
+                "model": f"{summary['model']} ({summary['model_status']})",
+            }
+        )
+    )
+    test, validation = summary["metrics"]["test"], summary["metrics"]["validation"]
+    names = list(test)
+    out.print(
+        table(
+            None,
+            ["metric", "validation", "test"],
+            [[("* " if n == summary["primary_metric"] else "") + n, fmt_metric(validation.get(n)), fmt_metric(test.get(n))] for n in names],
+        )
+    )
+    evidence = summary["evidence"]
+    out.print(f"evidence: metadata {evidence['metadata']} · artifacts {evidence['artifacts']}")
+    out.print(
+        f"next: `assay lineage {summary['model']}` · `assay reproduce {summary['model']}` · "
+        f"`assay models alias {summary['model']} production`"
+    )
+
+
+def demo(
+    ctx: typer.Context,
+    directory: Path = typer.Option(Path("assay-demo"), "--dir", help="Folder to create the demo project in."),
+    rows: int = typer.Option(DEMO_ROWS, "--rows", min=1000, help="Rows of synthetic loan applications."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create a credit-default project from examples/credit and run it end to end.
+
+    Generates 60k loan applications (deterministic), then ingest → validate → split → train →
+    evaluate → register, and prints where the evidence is.
+    """
+    reporter = RichReporter(stderr())
+    result = run_demo(directory, settings=Settings(), reporter=reporter, rows=rows)
+    summary = _train_summary(result.result, result.project_dir)
+    summary["data_path"] = str(result.data_path)
+    if as_json:
+        print_json(summary)
+    else:
+        _render_train(summary, title=f"demo project ready in {result.project_dir}")
+        stdout().print(f"try: cd {directory} && assay models list")
+
+
+def init(
+    ctx: typer.Context,
+    data: Path = typer.Option(..., "--data", help="Your CSV or Parquet file."),
+    target: str = typer.Option(..., "--target", help="Column to predict."),
+    time: str | None = typer.Option(None, "--time", help="Column with each row's time (enables time splits)."),
+    entity: str | None = typer.Option(None, "--entity", help="Column naming who a row is about (customer, account)."),
+    row_id: str | None = typer.Option(None, "--id", help="Unique row id column (guessed if omitted)."),
+    name: str | None = typer.Option(None, "--name", help="Project name (default: from the file name)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing assay.yaml."),
+) -> None:
+    """Write a commented assay.yaml for your own data, with the schema inferred from it.
+
+    Example: assay init --data data/loans.csv --target defaulted --time applied_at --entity customer_id
+    """
+    project_dir = state(ctx).project_dir
+    text = render_init_spec(
+        data, target=target, project_dir=project_dir, time=time, entity=entity, row_id=row_id, project=name
+    )
+    path = write_init_spec(text, project_dir, overwrite=force)
+    stdout().print(f"wrote {path}\nreview the lines marked REVIEW, then: assay spec check && assay run")
+
+
+def _render_report(report: ValidationReport, source: str) -> None:
+    out = stdout()
+    rows = [
+        [
+            "PASS" if r.passed else ("WARN" if r.severity == "warning" else "FAIL"),
+            r.check,
+            r.column or "(batch)",
+            r.message + (f" e.g. {', '.join(r.examples)}" if r.examples else ""),
+        ]
+        for r in report.results
+    ]
+    out.print(table(f"checks on {source} ({report.row_count} rows)", ["verdict", "check", "column", "detail"], rows))
+    verdict = "[green]passed[/]" if report.passed else f"[red]failed[/] ({len(report.errors)} failing check(s))"
+    out.print(f"validation {verdict}")
+
+
+def validate_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+    """Check the spec's data source against its schema without recording anything.
+
+    Exits 4 when a check fails.
+    """
+    with open_project(ctx) as project:
+        prepared = validate(project)
+    if as_json:
+        print_json({"source": prepared.source.uri, "dataset_version": prepared.version_id, **prepared.report.summary(), "results": [r.to_dict() for r in prepared.report.results]})
+    else:
+        _render_report(prepared.report, prepared.source.uri)
+    if not prepared.report.passed:
+        raise typer.Exit(4)
+
+
+def ingest_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+    """Validate the data source and record it as a dataset version (with a Parquet snapshot).
+
+    Identical data gives the same version; nothing is recorded twice.
+    """
+    with open_project(ctx) as project:
+        result = ingest(project, reporter=RichReporter(stderr(), quiet=as_json))
+    dataset = result.dataset
+    if as_json:
+        print_json({"dataset_version": dataset.id, "created": result.created, "rows": dataset.row_count, "columns": dataset.column_count, "content_hash": dataset.content_hash, "snapshot_sha256": dataset.snapshot_sha256, "checks": result.report.summary()})
+        return
+    what = "recorded new" if result.created else "unchanged, reused"
+    stdout().print(f"{what} dataset version {dataset.id}: {dataset.row_count} rows × {dataset.column_count} columns from {dataset.source_uri}")
+
+
+def train_command(
+    ctx: typer.Context,
+    dataset: str | None = typer.Option(None, "--dataset", help="Train on this recorded dataset version instead of re-reading the source."),
+    description: str = typer.Option("", "--description", help="Note stored with the model version."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Split, train, evaluate and register a candidate model, recording the run for reproduction."""
+    _train(ctx, dataset=dataset, description=description, as_json=as_json, title="trained")
+
+
+def run_command(
+    ctx: typer.Context,
+    description: str = typer.Option("", "--description", help="Note stored with the model version."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The whole pipeline: ingest → validate → split → train → evaluate → register."""
+    _train(ctx, dataset=None, description=description, as_json=as_json, title="run complete")
+
+
+def _train(ctx: typer.Context, *, dataset: str | None, description: str, as_json: bool, title: str) -> None:
+    with open_project(ctx) as project:
+        result = train_project(project, dataset_id=dataset, reporter=RichReporter(stderr()), description=description)
+        summary = _train_summary(result, project.root)
+    if as_json:
+        print_json(summary)
+    else:
+        for warning in summary["warnings"]:
+            stderr().print(f"[yellow]warning:[/] {warning}")
+        _render_train(summary, title=title)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+    app.command("init")(init)
+    app.command("validate")(validate_command)
+    app.command("ingest")(ingest_command)
+    app.command("train")(train_command)
+    app.command("run")(run_command)
+
+
+__all__ = ["register"]

@@ -1,0 +1,97 @@
+"""The `assay` command: the composition root of the CLI. Parse, call the library, render."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+import typer
+
+from assay import __version__
+from assay.cli import checks, lifecycle, records
+from assay.cli.context import state
+from assay.cli.errors import EXIT_INTERNAL, EXIT_USAGE, exit_code_for, format_error
+from assay.cli.output import stderr
+from assay.errors import AssayError
+
+app = typer.Typer(
+    name="assay",
+    help=(
+        "Assay takes tabular data to a registered, reproducible model, and keeps the evidence.\n\n"
+        "Start with `assay demo`, or `assay init --data FILE --target COLUMN` then `assay run`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"assay {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    project: Path = typer.Option(Path("."), "--project", "-C", help="Project folder (where assay.yaml is).", show_default=True),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    current = state(ctx)
+    current.project_dir = project
+    current.debug = debug
+
+
+lifecycle.register(app)
+app.command("lineage")(records.lineage_command)
+app.command("reproduce")(checks.reproduce_command)
+app.add_typer(records.models, name="models")
+app.add_typer(records.datasets, name="datasets")
+app.add_typer(records.runs, name="runs")
+app.add_typer(checks.spec_app, name="spec")
+app.add_typer(checks.artifacts_app, name="artifacts")
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (errors are printed, never raised)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        result = app(args=args, prog_name="assay", standalone_mode=False)
+    except click.exceptions.Abort:
+        stderr().print("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+    except AssayError as exc:
+        if debug:
+            traceback.print_exc()
+        stderr().print(format_error(exc), markup=False)
+        return exit_code_for(exc)
+    except KeyboardInterrupt:
+        stderr().print("interrupted")
+        return 130
+    except Exception as exc:  # process boundary: report, never a bare traceback
+        if debug:
+            traceback.print_exc()
+        stderr().print(
+            f"internal error: {type(exc).__name__}: {exc}\n  hint: this is a bug in assay; "
+            "run again with --debug and report the traceback",
+            markup=False,
+        )
+        return EXIT_INTERNAL
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+__all__ = ["app", "main", "run"]

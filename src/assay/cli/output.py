@@ -1,0 +1,91 @@
+"""Rendering for the CLI: JSON on stdout for machines, rich tables for people, progress on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=_default) + "\n")
+    sys.stdout.flush()
+
+
+def stdout() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    result = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        result.add_column(column, overflow="fold")
+    for row in rows:
+        result.add_row(*("" if cell is None else str(cell) for cell in row))
+    return result
+
+
+def fmt_metric(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else ("-" if value is None else str(value))
+
+
+def fmt_time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def key_values(pairs: Mapping[str, Any]) -> Table:
+    result = Table(show_header=False, box=None, pad_edge=False)
+    result.add_column(style="bold")
+    result.add_column(overflow="fold")
+    for key, value in pairs.items():
+        result.add_row(key, "" if value is None else str(value))
+    return result
+
+
+@dataclass
+class RichReporter:
+    """Progress for long steps: a spinner while a stage runs, a tick with its time when it ends."""
+
+    console: Console
+    quiet: bool = False
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.quiet:
+            yield
+            return
+        started = time.perf_counter()
+        with self.console.status(f"{name}…", spinner="dots"):
+            yield
+        self.console.print(f"[green]✓[/] {name} [dim]({time.perf_counter() - started:.1f}s)[/]")
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            style = "yellow" if message.startswith("warning") else "dim"
+            self.console.print(f"[{style}]{message}[/]")
+
+
+__all__ = ["RichReporter", "fmt_metric", "fmt_time", "key_values", "print_json", "stderr", "stdout", "table"]

@@ -1,0 +1,22 @@
+"""Reading sources, schema inference and checks, dataset versions."""
+
+from __future__ import annotations
+
+from assay.data.dataset import PreparedDataset, dataset_version_id, prepare_dataset, read_snapshot, write_snapshot
+from assay.data.schema import CheckResult, ValidationReport, conform, infer_schema
+from assay.data.source import SourceRef, hash_source, read_source
+
+__all__ = [
+    "CheckResult",
+    "PreparedDataset",
+    "SourceRef",
+    "ValidationReport",
+    "conform",
+    "dataset_version_id",
+    "hash_source",
+    "infer_schema",
+    "prepare_dataset",
+    "read_snapshot",
+    "read_source",
+    "write_snapshot",
+]

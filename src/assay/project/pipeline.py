@@ -1,0 +1,236 @@
+"""The lifecycle steps on a project: ingest → validate → split → train → evaluate → register."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from assay.data.dataset import PreparedDataset, prepare_dataset, read_snapshot, write_snapshot
+from assay.data.schema import ValidationReport
+from assay.data.source import uri_for_display
+from assay.errors import AssayError, DataCheckError
+from assay.evaluation.metrics import compute_metrics
+from assay.leakage.split import SplitManifest, split_dataset
+from assay.project.reporter import NullReporter, Reporter
+from assay.project.workspace import Project
+from assay.registry.records import DatasetVersion, ModelStatus, ModelVersion, Run, RunStatus
+from assay.spec.loader import spec_sha256
+from assay.spec.model import Spec
+from assay.training.environment import capture_environment
+from assay.training.trainer import TrainedModel, predictions_to_bytes, train
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    dataset: DatasetVersion
+    created: bool
+    report: ValidationReport
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    dataset: DatasetVersion
+    run: Run
+    model: ModelVersion
+    split_sizes: Mapping[str, int]
+    warnings: tuple[str, ...] = ()
+    timings_s: Mapping[str, float] = field(default_factory=dict)
+
+
+def _failed_checks_error(prepared: PreparedDataset) -> DataCheckError:
+    lines = []
+    for result in prepared.report.errors:
+        where = f"column {result.column!r}" if result.column else "the batch"
+        examples = f" e.g. {', '.join(result.examples)}" if result.examples else ""
+        lines.append(f"  - {result.check} on {where}: {result.message}{examples}")
+    return DataCheckError(
+        f"{uri_for_display(prepared.source.uri)} failed {len(lines)} check(s):\n" + "\n".join(lines),
+        hint="fix the data, or update data.schema in assay.yaml if the data is right and the schema is out of date",
+    )
+
+
+def validate(project: Project, *, spec: Spec | None = None) -> PreparedDataset:
+    """Read and check the spec's data source without recording anything."""
+    spec = spec or project.load_spec()[0]
+    return prepare_dataset(spec.data, name=spec.dataset_name, base_dir=project.root)
+
+
+def ingest(project: Project, *, spec: Spec | None = None, reporter: Reporter | None = None) -> IngestResult:
+    """Validate the source and record it as a dataset version (idempotent: same data, same version)."""
+    reporter = reporter or NullReporter()
+    spec = spec or project.load_spec()[0]
+    with reporter.stage("validate"):
+        prepared = validate(project, spec=spec)
+    for warning in prepared.report.warnings:
+        reporter.note(f"warning: {warning.message}")
+    if not prepared.report.passed:
+        raise _failed_checks_error(prepared)
+    try:
+        existing = project.metadata.get_dataset(prepared.version_id)
+    except AssayError:
+        existing = None
+    if existing is not None:
+        return IngestResult(existing, False, prepared.report)
+    with reporter.stage("snapshot"):
+        snapshot = write_snapshot(prepared.frame, project.scratch_dir)
+        try:
+            info = project.artifacts.put_file(snapshot)
+        finally:
+            snapshot.unlink(missing_ok=True)
+    dataset = DatasetVersion(
+        id=prepared.version_id,
+        name=prepared.name,
+        source_uri=uri_for_display(prepared.source.uri),
+        content_hash=prepared.content_hash,
+        snapshot_sha256=info.sha256,
+        row_count=prepared.frame.height,
+        column_count=prepared.frame.width,
+        schema={**prepared.schema_dict(), "inferred": prepared.schema_inferred},
+        created_at=project.clock.now(),
+        created_by=project.actor,
+        checks=prepared.report.summary(),
+    )
+    stored, created = project.metadata.add_dataset(dataset)
+    return IngestResult(stored, created, prepared.report)
+
+
+def load_dataset_frame(project: Project, dataset: DatasetVersion) -> pl.DataFrame:
+    """The dataset version's snapshot, verified against its address."""
+    return read_snapshot(project.artifacts.get_bytes(dataset.snapshot_sha256))
+
+
+def make_split(frame: pl.DataFrame, dataset: DatasetVersion, spec: Spec) -> SplitManifest:
+    return split_dataset(frame, dataset_version_id=dataset.id, data=spec.data, split=spec.split, seed=spec.seed)
+
+
+def evaluate(trained: TrainedModel, spec: Spec) -> dict[str, dict[str, float | None]]:
+    """Metrics on the validation and test splits (training-split metrics are not evidence)."""
+    return {
+        split: compute_metrics(spec.model.task, trained.labels[split], trained.predictions[split], spec.metrics)
+        for split in ("validation", "test")
+        if split in trained.predictions
+    }
+
+
+def train_project(
+    project: Project,
+    *,
+    dataset_id: str | None = None,
+    reporter: Reporter | None = None,
+    description: str = "",
+) -> TrainResult:
+    """The whole run: ingest (or reuse a recorded dataset version), split, train, evaluate, and
+    register the model as a candidate. Returns what was recorded."""
+    reporter = reporter or NullReporter()
+    timings: dict[str, float] = {}
+    spec, spec_text = project.load_spec()
+    started = time.perf_counter()
+    if dataset_id is None:
+        dataset = ingest(project, spec=spec, reporter=reporter).dataset
+    else:
+        dataset = project.metadata.get_dataset(dataset_id)
+    timings["ingest"] = time.perf_counter() - started
+
+    with reporter.stage("split"):
+        t0 = time.perf_counter()
+        frame = load_dataset_frame(project, dataset)
+        manifest = make_split(frame, dataset, spec)
+        timings["split"] = time.perf_counter() - t0
+    for warning in manifest.warnings:
+        reporter.note(f"warning: {warning}")
+
+    spec_info = project.artifacts.put_bytes(spec_text.encode("utf-8"))
+    split_info = project.artifacts.put_bytes(manifest.to_json_bytes())
+    environment = capture_environment(project.root, extra_packages=_factory_packages(spec))
+    run = Run(
+        id=project.new_id(),
+        project=spec.project,
+        dataset_version_id=dataset.id,
+        status=RunStatus.RUNNING,
+        seed=spec.seed,
+        spec_sha256=spec_info.sha256,
+        environment=environment,
+        params={"model": spec.model.model_dump(mode="json"), "split": spec.split.model_dump(mode="json")},
+        metrics={},
+        artifacts={"spec": spec_info.sha256, "split": split_info.sha256, "dataset": dataset.snapshot_sha256},
+        started_at=project.clock.now(),
+        finished_at=None,
+        created_by=project.actor,
+    )
+    project.metadata.add_run(run)
+    try:
+        with reporter.stage("train"):
+            t0 = time.perf_counter()
+            trained = train(frame, manifest, spec, project_dir=project.root)
+            timings["train"] = time.perf_counter() - t0
+        with reporter.stage("evaluate"):
+            t0 = time.perf_counter()
+            metrics = evaluate(trained, spec)
+            timings["evaluate"] = time.perf_counter() - t0
+        with reporter.stage("register"):
+            t0 = time.perf_counter()
+            artifacts = dict(run.artifacts)
+            for split, predictions in trained.predictions.items():
+                artifacts[f"predictions.{split}"] = project.artifacts.put_bytes(predictions_to_bytes(predictions)).sha256
+            model_info = project.artifacts.put_bytes(trained.artifact)
+            artifacts["model"] = model_info.sha256
+            run_metrics: dict[str, Any] = {
+                **metrics,
+                "primary": spec.primary_metric,
+                "fit_seconds": round(trained.fit_seconds, 4),
+                "split_sizes": manifest.sizes(),
+            }
+            finished = project.metadata.finish_run(
+                run.id,
+                status=RunStatus.SUCCEEDED,
+                finished_at=project.clock.now(),
+                metrics=run_metrics,
+                artifacts=artifacts,
+                params={**run.params, "resolved": trained.resolved, "split_details": dict(manifest.details)},
+            )
+            model = project.metadata.register_model(
+                name=spec.model.name,
+                run_id=run.id,
+                flavor=trained.flavor,
+                artifact_sha256=model_info.sha256,
+                signature=trained.signature,
+                metrics=metrics.get("test", {}),
+                status=ModelStatus.CANDIDATE,
+                created_at=project.clock.now(),
+                created_by=project.actor,
+                description=description,
+            )
+            timings["register"] = time.perf_counter() - t0
+    except BaseException as exc:
+        project.metadata.finish_run(
+            run.id,
+            status=RunStatus.FAILED,
+            finished_at=project.clock.now(),
+            metrics={},
+            artifacts=run.artifacts,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        raise
+    return TrainResult(dataset, finished, model, manifest.sizes(), manifest.warnings, timings)
+
+
+def _factory_packages(spec: Spec) -> tuple[str, ...]:
+    if spec.model.factory is None:
+        return ()
+    return (spec.model.factory.split(":", 1)[0].split(".", 1)[0],)
+
+
+__all__ = [
+    "IngestResult",
+    "TrainResult",
+    "evaluate",
+    "ingest",
+    "load_dataset_frame",
+    "make_split",
+    "train_project",
+    "validate",
+]

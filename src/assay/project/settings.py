@@ -1,0 +1,36 @@
+"""Settings read once at the edge (environment variables prefixed ASSAY_)."""
+
+from __future__ import annotations
+
+import getpass
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STATE_DIR = ".assay"
+
+
+class Settings(BaseSettings):
+    """Where metadata and artifacts live, and who is acting.
+
+    - ASSAY_DB_URL: SQLAlchemy URL of the metadata store (default: SQLite file in .assay/).
+    - ASSAY_ARTIFACTS_URL: fsspec URL of the artifact store (default: .assay/artifacts).
+    - ASSAY_ACTOR: the identity recorded in the audit log (default: the OS user).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ASSAY_", extra="ignore", frozen=True)
+
+    db_url: str | None = Field(None, description="Metadata store URL (sqlite:///... or postgresql://...).")
+    artifacts_url: str | None = Field(None, description="Artifact store root (path or fsspec URL).")
+    actor: str | None = Field(None, description="Who is acting (recorded in the audit log).")
+
+    def resolved_actor(self) -> str:
+        if self.actor:
+            return self.actor
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "unknown"
+
+
+__all__ = ["STATE_DIR", "Settings"]

@@ -1,0 +1,134 @@
+"""`Project`: one project folder with its spec and stores, and every operation the CLI offers."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from assay.clock import Clock, SystemClock
+from assay.errors import NotFoundError, RegistryError
+from assay.project.settings import STATE_DIR, Settings
+from assay.registry.artifacts import FsspecArtifactStore
+from assay.registry.records import ModelVersion
+from assay.registry.sql import SqlMetadataStore
+from assay.registry.store import ArtifactStore, MetadataStore
+from assay.spec.loader import SPEC_FILENAME, load_spec
+from assay.spec.model import Spec
+
+_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9_.-]*)(?:(?::(?P<version>\d+))|(?:@(?P<alias>[A-Za-z0-9_.-]+)))?$")
+
+
+def new_run_id() -> str:
+    return f"run-{secrets.token_hex(6)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """`name:version`, `name@alias`, or bare `name` (the newest version)."""
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        match = _REF.match(text.strip())
+        if match is None:
+            raise RegistryError(
+                f"{text!r} is not a model reference",
+                hint="use NAME:VERSION (credit-default:3), NAME@ALIAS (credit-default@production) or NAME",
+            )
+        version = match.group("version")
+        return cls(match.group("name"), int(version) if version else None, match.group("alias"))
+
+
+class Project:
+    """A project folder (assay.yaml + data) bound to its metadata and artifact stores.
+
+    Open with `Project.open(path)`; use as a context manager or call `close()`.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        metadata: MetadataStore,
+        artifacts: ArtifactStore,
+        clock: Clock,
+        actor: str,
+        new_id: Callable[[], str] = new_run_id,
+    ) -> None:
+        self.root = root
+        self.metadata = metadata
+        self.artifacts = artifacts
+        self.clock = clock
+        self.actor = actor
+        self.new_id = new_id
+
+    @classmethod
+    def open(cls, path: Path | str = ".", *, settings: Settings | None = None, clock: Clock | None = None) -> Project:
+        """Open the project in `path`: connect the stores (embedded default: SQLite and a folder in
+        `.assay/`) and bring the metadata schema up to date."""
+        root = Path(path).resolve()
+        settings = settings or Settings()
+        state = root / STATE_DIR
+        db_url = settings.db_url
+        if db_url is None:
+            state.mkdir(parents=True, exist_ok=True)
+            db_url = f"sqlite:///{state / 'assay.db'}"
+        metadata = SqlMetadataStore.from_url(db_url)
+        try:
+            if not metadata.is_migrated():
+                metadata.migrate()
+        except Exception:
+            metadata.close()
+            raise
+        artifacts = FsspecArtifactStore(settings.artifacts_url or str(state / "artifacts"))
+        return cls(root, metadata=metadata, artifacts=artifacts, clock=clock or SystemClock(), actor=settings.resolved_actor())
+
+    def close(self) -> None:
+        self.metadata.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def spec_path(self) -> Path:
+        return self.root / SPEC_FILENAME
+
+    @property
+    def scratch_dir(self) -> Path:
+        return self.root / STATE_DIR / "tmp"
+
+    def load_spec(self) -> tuple[Spec, str]:
+        """The spec and its exact text (the text is what a run snapshots)."""
+        spec = load_spec(self.spec_path)
+        return spec, self.spec_path.read_text(encoding="utf-8")
+
+    def resolve_model(self, ref: str | ModelRef) -> ModelVersion:
+        parsed = ModelRef.parse(ref) if isinstance(ref, str) else ref
+        if parsed.version is not None:
+            return self.metadata.get_model(parsed.name, parsed.version)
+        if parsed.alias is not None:
+            version = self.metadata.get_alias(parsed.name, parsed.alias)
+            if version is None:
+                raise NotFoundError(
+                    "alias",
+                    f"{parsed.name}@{parsed.alias}",
+                    hint=f"set it with `assay models alias {parsed.name}:VERSION {parsed.alias}`",
+                )
+            return self.metadata.get_model(parsed.name, version)
+        versions = self.metadata.list_models(name=parsed.name, limit=1)
+        if not versions:
+            raise NotFoundError("model", parsed.name)
+        return versions[0]
+
+
+__all__ = ["ModelRef", "Project", "new_run_id"]

@@ -1,0 +1,214 @@
+"""The project spec (`assay.yaml`): typed, frozen, and the single source of truth."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ColumnType = Literal["int", "float", "bool", "string", "category", "date", "datetime"]
+Task = Literal["classification", "regression"]
+Flavor = Literal["sklearn", "lightgbm", "xgboost"]
+SplitStrategy = Literal["time", "group", "random", "stratified"]
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "f1")
+REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ColumnSchema(_Model):
+    """What a column must look like. Checked on every ingest."""
+
+    type: ColumnType = Field(description="Logical type the column is parsed and checked as.")
+    nullable: bool = Field(True, description="Whether missing values are allowed.")
+    unique: bool = Field(False, description="Whether every value must be distinct (ids).")
+    min: float | None = Field(None, description="Smallest allowed value (numeric columns).")
+    max: float | None = Field(None, description="Largest allowed value (numeric columns).")
+    allowed: list[str] | None = Field(None, description="Allowed values (category columns).")
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> ColumnSchema:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if self.allowed is not None and self.type not in ("category", "string", "bool", "int"):
+            raise ValueError(f"'allowed' applies to category/string columns, not {self.type}")
+        if (self.min is not None or self.max is not None) and self.type not in (
+            "int",
+            "float",
+        ):
+            raise ValueError(f"'min'/'max' apply to int/float columns, not {self.type}")
+        return self
+
+
+class DataSchema(_Model):
+    columns: dict[str, ColumnSchema] = Field(description="Expected columns, by name.")
+    min_rows: int | None = Field(1, ge=0, description="Fewest rows a batch may have.")
+    max_rows: int | None = Field(None, ge=1, description="Most rows a batch may have.")
+
+
+class DataSpec(_Model):
+    source: str = Field(description="CSV or Parquet file: a path relative to assay.yaml, or an fsspec URL.")
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    name: str | None = Field(None, description="Dataset name (defaults to the project name).")
+    target: str = Field(description="The column the model predicts.")
+    time: str | None = Field(None, description="When each row happened (the prediction time).")
+    entity: str | None = Field(None, description="Who a row is about (customer, account): kept in one split.")
+    id: str | None = Field(None, description="Unique row id, used in split manifests and outputs.")
+    pii: list[str] = Field(default_factory=list, description="Personal data: never a feature, masked in reports.")
+    sensitive: list[str] = Field(
+        default_factory=list, description="Protected attributes: evaluation only, never features."
+    )
+    data_schema: DataSchema | None = Field(None, alias="schema", description="Frozen schema, checked on ingest.")
+
+    @model_validator(mode="after")
+    def _check_columns(self) -> DataSpec:
+        roles = {"target": self.target, "time": self.time, "entity": self.entity, "id": self.id}
+        if self.data_schema is not None:
+            known = self.data_schema.columns
+            for role, column in roles.items():
+                if column is not None and column not in known:
+                    raise ValueError(f"{role} column {column!r} is not in schema.columns")
+            for group in ("pii", "sensitive"):
+                for column in getattr(self, group):
+                    if column not in known:
+                        raise ValueError(f"{group} column {column!r} is not in schema.columns")
+        if self.target in (self.time, self.entity, self.id):
+            raise ValueError(f"target {self.target!r} cannot also be the time, entity or id column")
+        return self
+
+
+class SplitSpec(_Model):
+    strategy: SplitStrategy = Field(
+        "random",
+        description="time: train on the past, test on the future; group: no entity in two splits; "
+        "stratified: keep the target rate; random: shuffle.",
+    )
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    validation_fraction: float = Field(0.1, ge=0, lt=1)
+    gap_days: int = Field(0, ge=0, description="time strategy: days left out between splits (embargo).")
+
+    @model_validator(mode="after")
+    def _check_fractions(self) -> SplitSpec:
+        if self.test_fraction + self.validation_fraction >= 0.9:
+            raise ValueError("test_fraction + validation_fraction must leave at least 10% for training")
+        return self
+
+
+class FeatureSelection(_Model):
+    include: list[str] | None = Field(None, description="Only these columns (default: every eligible one).")
+    exclude: list[str] = Field(default_factory=list, description="Columns never used as features.")
+
+
+class ModelSpec(_Model):
+    name: str = Field(description="Registered model name: lowercase letters, digits, '-', '_', '.'.")
+    task: Task = "classification"
+    flavor: Flavor = "sklearn"
+    estimator: str | None = Field(
+        None,
+        description="sklearn flavor: dotted path of a scikit-learn-compatible estimator class, "
+        "e.g. sklearn.ensemble.HistGradientBoostingClassifier.",
+    )
+    factory: str | None = Field(
+        None,
+        description="sklearn flavor: 'module:function' returning your own estimator or Pipeline "
+        "(called with seed= and the params).",
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Hyperparameters.")
+    preprocessing: Literal["auto", "none"] = Field(
+        "auto", description="auto: Assay encodes categoricals and fills gaps for a bare estimator."
+    )
+    features: FeatureSelection = Field(default_factory=FeatureSelection)
+    threads: int = Field(1, ge=1, le=256, description="Threads the model library may use (recorded).")
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid model name: use lowercase letters, digits, '-', '_' or '.'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_flavor(self) -> ModelSpec:
+        if self.flavor == "sklearn":
+            if (self.estimator is None) == (self.factory is None):
+                raise ValueError("the sklearn flavor needs exactly one of 'estimator' or 'factory'")
+            if self.factory is not None and ":" not in self.factory:
+                raise ValueError(f"factory {self.factory!r} must look like 'module:function'")
+        elif self.estimator is not None or self.factory is not None:
+            raise ValueError(f"'estimator'/'factory' apply to the sklearn flavor, not {self.flavor}")
+        return self
+
+
+class EvaluationSpec(_Model):
+    metrics: list[str] | None = Field(None, description="Metrics to compute (default: all for the task).")
+    primary: str | None = Field(None, description="The headline metric (default: roc_auc or rmse).")
+
+
+class Spec(_Model):
+    """An Assay project: data, split, model and evaluation, with one seed."""
+
+    version: Literal[1] = Field(1, description="Spec format version.")
+    project: str = Field(description="Project name.")
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="Seed for every random choice.")
+    data: DataSpec
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    model: ModelSpec
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+
+    @field_validator("project")
+    @classmethod
+    def _check_project(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid project name: use lowercase letters, digits, '-', '_' or '.'")
+        return value
+
+    @model_validator(mode="after")
+    def _check_cross(self) -> Spec:
+        if self.split.strategy == "time" and self.data.time is None:
+            raise ValueError("split.strategy 'time' needs data.time (the column that orders rows in time)")
+        if self.split.strategy == "group" and self.data.entity is None:
+            raise ValueError("split.strategy 'group' needs data.entity (the column that groups rows)")
+        if self.split.strategy == "stratified" and self.model.task != "classification":
+            raise ValueError("split.strategy 'stratified' applies to classification only")
+        allowed = CLASSIFICATION_METRICS if self.model.task == "classification" else REGRESSION_METRICS
+        for metric in [*(self.evaluation.metrics or []), *([self.evaluation.primary] if self.evaluation.primary else [])]:
+            if metric not in allowed:
+                raise ValueError(
+                    f"metric {metric!r} is not available for {self.model.task}; choose from {', '.join(allowed)}"
+                )
+        return self
+
+    @property
+    def dataset_name(self) -> str:
+        return self.data.name or self.project
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        default = CLASSIFICATION_METRICS if self.model.task == "classification" else REGRESSION_METRICS
+        return tuple(self.evaluation.metrics or default)
+
+    @property
+    def primary_metric(self) -> str:
+        if self.evaluation.primary:
+            return self.evaluation.primary
+        return "roc_auc" if self.model.task == "classification" else "rmse"
+
+    def feature_columns(self, available: list[str]) -> list[str]:
+        """The model's input columns, in data order: never the target, id, entity, time, PII or sensitive ones."""
+        data = self.data
+        never = {data.target, data.id, data.entity, data.time, *data.pii, *data.sensitive}
+        never.update(self.model.features.exclude)
+        include = self.model.features.include
+        if include is not None:
+            forbidden = {data.target, data.id, *data.pii}
+            return [c for c in available if c in include and c not in forbidden]
+        return [c for c in available if c not in never]

@@ -1,0 +1,140 @@
+"""scikit-learn flavor: a named estimator (with Assay's preprocessing) or the user's own factory."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.errors import FlavorError, TrainingError
+from assay.training.flavors.base import FitRequest, FittedModel, as_probabilities
+from assay.training.flavors.skops_format import dumps_canonical, loads_trusted
+from assay.training.preprocessing import wrap_with_preprocessing
+
+
+@contextmanager
+def project_on_path(project_dir: Path) -> Iterator[None]:
+    """Let `module:function` factories import modules that live beside assay.yaml."""
+    entry = str(project_dir)
+    added = entry not in sys.path
+    if added:
+        sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        if added and entry in sys.path:
+            sys.path.remove(entry)
+
+
+def _import_attr(dotted: str, *, what: str) -> Any:
+    separator = ":" if ":" in dotted else "."
+    module_name, _, attr = dotted.rpartition(separator)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise FlavorError(
+            f"cannot import module {module_name!r} for {what} {dotted!r}: {exc}",
+            hint="check the spelling; your own modules must sit beside assay.yaml or be installed",
+        ) from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError as exc:
+        raise FlavorError(f"module {module_name!r} has no {attr!r} (from {what} {dotted!r})") from exc
+
+
+def _build_estimator(request: FitRequest) -> tuple[Any, dict[str, Any]]:
+    spec = request.model
+    params = dict(spec.params)
+    if spec.factory is not None:
+        factory = _import_attr(spec.factory, what="model.factory")
+        accepted = inspect.signature(factory).parameters
+        if "seed" in accepted:
+            params["seed"] = request.seed
+        try:
+            estimator = factory(**params)
+        except TypeError as exc:
+            raise FlavorError(f"model.factory {spec.factory!r} rejected the params: {exc}") from exc
+        resolved = {"factory": spec.factory, "params": params, "preprocessing": {"strategy": "user"}}
+        return estimator, resolved
+    assert spec.estimator is not None
+    cls = _import_attr(spec.estimator, what="model.estimator")
+    if not (isinstance(cls, type) and hasattr(cls, "fit")):
+        raise FlavorError(f"model.estimator {spec.estimator!r} is not an estimator class")
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:
+        raise FlavorError(f"{spec.estimator} rejected the params: {exc}", hint="check model.params in assay.yaml") from exc
+    defaults = estimator.get_params(deep=False)
+    if "random_state" in defaults and "random_state" not in params:
+        estimator.set_params(random_state=request.seed)
+    if "n_jobs" in defaults and "n_jobs" not in params:
+        estimator.set_params(n_jobs=request.model.threads)
+    resolved: dict[str, Any] = {"estimator": spec.estimator, "params": estimator.get_params(deep=False)}
+    if spec.preprocessing == "auto":
+        numeric = [c for c in request.X.columns if c not in request.categorical]
+        estimator, description = wrap_with_preprocessing(estimator, numeric=numeric, categorical=request.categorical)
+        resolved["preprocessing"] = description
+    else:
+        resolved["preprocessing"] = {"strategy": "none"}
+    resolved["params"] = {k: _jsonable(v) for k, v in resolved["params"].items()}
+    return estimator, resolved
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return repr(value)
+
+
+@dataclass(slots=True)
+class SklearnModel:
+    model: Any
+    task: str
+    flavor: str = "sklearn"
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        if self.task == "classification":
+            return as_probabilities(self.model.predict_proba(X))
+        return np.asarray(self.model.predict(X), dtype=np.float64)
+
+
+class SklearnFlavor:
+    name = "sklearn"
+
+    def fit(self, request: FitRequest) -> FittedModel:
+        with project_on_path(request.project_dir):
+            estimator, resolved = _build_estimator(request)
+            if request.task == "classification" and not hasattr(estimator, "predict_proba"):
+                raise FlavorError(
+                    f"{type(estimator).__name__} has no predict_proba, which classification needs",
+                    hint="choose a probabilistic classifier or wrap it in sklearn.calibration.CalibratedClassifierCV",
+                )
+            try:
+                estimator.fit(request.X, request.y)
+            except (ValueError, TypeError) as exc:
+                raise TrainingError(f"fitting {type(estimator).__name__} failed: {exc}") from exc
+        if spec_factory := request.model.factory:
+            resolved["trusted_modules"] = [spec_factory.split(":", 1)[0].split(".", 1)[0]]
+        return FittedModel(self.name, estimator, resolved)
+
+    def dumps(self, fitted: FittedModel, *, signature: Mapping[str, Any]) -> bytes:
+        return dumps_canonical(fitted.model)
+
+    def loads(self, data: bytes, *, signature: Mapping[str, Any], trusted_modules: tuple[str, ...]) -> SklearnModel:
+        model = loads_trusted(data, trusted_modules=trusted_modules)
+        return SklearnModel(model, "classification" if signature["output"]["kind"] == "probability" else "regression")
+
+
+__all__ = ["SklearnFlavor", "SklearnModel", "project_on_path"]

@@ -1,0 +1,79 @@
+"""skops persistence made byte-deterministic, and loading that trusts only declared modules.
+
+skops names the arrays in its zip after Python object ids and stamps the current time, so two
+identical models give different bytes. We renumber ids in order of first appearance and fix the
+timestamps, which makes the artifact a pure function of the model (see docs/decisions/0003).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+import skops.io as sio
+
+from assay.errors import ArtifactError
+
+SAFE_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "assay.")
+# Exact names outside those packages that skops lists but scikit-learn objects routinely hold;
+# skops still checks what a partial wraps on its own.
+SAFE_TYPES = frozenset({"functools.partial"})
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _renumber(node: Any, ids: dict[int, int]) -> None:
+    if isinstance(node, dict):
+        if "__id__" in node:
+            node["__id__"] = ids.setdefault(node["__id__"], len(ids) + 1)
+        for value in node.values():
+            _renumber(value, ids)
+        file_name = node.get("file")
+        if isinstance(file_name, str) and file_name.split(".", 1)[0].isdigit():
+            stem, ext = file_name.split(".", 1)
+            node["file"] = f"{ids.setdefault(int(stem), len(ids) + 1)}.{ext}"
+    elif isinstance(node, list):
+        for value in node:
+            _renumber(value, ids)
+
+
+def dumps_canonical(obj: Any) -> bytes:
+    """skops bytes with object ids renumbered and timestamps fixed: identical models, identical bytes."""
+    raw = sio.dumps(obj)
+    with zipfile.ZipFile(io.BytesIO(raw)) as source:
+        schema = json.loads(source.read("schema.json"))
+        ids: dict[int, int] = {}
+        _renumber(schema, ids)
+        files: dict[str, bytes] = {}
+        for info in source.infolist():
+            if info.filename == "schema.json":
+                continue
+            stem, ext = info.filename.split(".", 1)
+            name = f"{ids.setdefault(int(stem), len(ids) + 1)}.{ext}" if stem.isdigit() else info.filename
+            files[name] = source.read(info)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name, payload in [("schema.json", json.dumps(schema, separators=(",", ":")).encode()), *sorted(files.items())]:
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            target.writestr(info, payload)
+    return out.getvalue()
+
+
+def loads_trusted(data: bytes, *, trusted_modules: tuple[str, ...] = ()) -> Any:
+    """Load skops bytes, refusing any type outside scikit-learn, numpy, scipy and the declared modules."""
+    prefixes = SAFE_MODULE_PREFIXES + tuple(f"{m}." for m in trusted_modules)
+    untrusted = sio.get_untrusted_types(data=data)
+    refused = [t for t in untrusted if not t.startswith(prefixes) and t not in SAFE_TYPES]
+    if refused:
+        raise ArtifactError(
+            f"the model artifact contains types Assay does not trust: {', '.join(sorted(refused))}",
+            hint="only scikit-learn, numpy, scipy and the module named in model.factory are trusted; "
+            "if these types are yours, put them in that module",
+        )
+    return sio.loads(data, trusted=untrusted)
+
+
+__all__ = ["SAFE_MODULE_PREFIXES", "SAFE_TYPES", "dumps_canonical", "loads_trusted"]

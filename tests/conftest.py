@@ -1,0 +1,51 @@
+"""Shared fixtures. Keep this small and general: suite-specific fixtures live with their suites."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """A PostgreSQL URL (env ASSAY_TEST_PG_URL); skips the test if the server cannot be reached in 2 s."""
+    parsed = make_url(os.environ.get("ASSAY_TEST_PG_URL", DEFAULT_PG_URL))
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        engine = create_engine(parsed, connect_args={"connect_timeout": 2})
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, ImportError) as exc:
+        pytest.skip(
+            f"PostgreSQL not reachable within 2 s at {parsed.render_as_string()} ({type(exc).__name__}); "
+            "start it or point ASSAY_TEST_PG_URL at one"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def pg_schema_url(pg_url: str) -> Iterator[str]:
+    """A URL whose connections use a fresh, empty schema; the schema is dropped afterwards."""
+    schema = f"assay_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
