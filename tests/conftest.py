@@ -28,6 +28,11 @@ def pg_url() -> str:
         finally:
             engine.dispose()
     except (SQLAlchemyError, ImportError) as exc:
+        if os.environ.get("ASSAY_TEST_REQUIRE_SERVICES"):
+            pytest.fail(
+                f"PostgreSQL is required (ASSAY_TEST_REQUIRE_SERVICES is set) but not reachable at "
+                f"{parsed.render_as_string()}: {exc}"
+            )
         pytest.skip(
             f"PostgreSQL not reachable within 2 s at {parsed.render_as_string()} ({type(exc).__name__}); "
             "start it or point ASSAY_TEST_PG_URL at one"

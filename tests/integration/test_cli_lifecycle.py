@@ -1,0 +1,271 @@
+"""The CLI end to end on a real project: demo, records, lineage, reproduce, tampering, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from assay.cli.main import run
+from assay.project import Project, Settings
+
+pytestmark = pytest.mark.slow
+
+ROWS = 8000
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = run(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> object:
+    code, out, err = cli(capsys, *args, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("demo") / "project"
+    assert run(["demo", "--dir", str(directory), "--rows", str(ROWS), "--json"]) == 0
+    return directory
+
+
+def _copy_project(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    for path in target.rglob("*"):
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    return target
+
+
+def test_demo_prints_a_summary_with_the_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    summary = cli_json(capsys, "demo", "--dir", str(tmp_path / "d"), "--rows", "5000")
+    assert isinstance(summary, dict)
+    assert summary["model"] == "credit-default:1"
+    assert summary["dataset_version"].startswith("ds-")
+    assert sum(summary["split_sizes"].values()) == 5000
+    assert summary["metrics"]["test"]["roc_auc"] > 0.6
+    assert Path(summary["evidence"]["metadata"]).is_file()
+    assert Path(summary["evidence"]["artifacts"]).is_dir()
+
+
+def test_records_and_lineage_agree(demo_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    models = cli_json(capsys, "-C", str(demo_dir), "models", "list")
+    assert [m["ref"] for m in models] == ["credit-default:1"]
+    model = cli_json(capsys, "-C", str(demo_dir), "models", "show", "credit-default:1")
+    run_record = cli_json(capsys, "-C", str(demo_dir), "runs", "show", model["run_id"])
+    dataset = cli_json(capsys, "-C", str(demo_dir), "datasets", "show", run_record["dataset_version_id"])
+    chain = cli_json(capsys, "-C", str(demo_dir), "lineage", "credit-default")
+    assert chain["model"]["artifact_sha256"] == model["artifact_sha256"]
+    assert chain["run"]["id"] == model["run_id"] == run_record["id"]
+    assert chain["dataset"]["id"] == dataset["id"]
+    assert dataset["rows"] == ROWS and dataset["checks"]["passed"] is True
+    assert run_record["status"] == "succeeded"
+    assert run_record["environment"]["packages"]["scikit-learn"]
+    assert [i["name"] for i in model["signature"]["inputs"]][:2] == ["amount", "term_months"]
+    assert not {"name", "email", "sex", "age", "defaulted"} & {i["name"] for i in model["signature"]["inputs"]}
+    assert len(cli_json(capsys, "-C", str(demo_dir), "runs", "list")) == 1
+    code, out, _ = cli(capsys, "-C", str(demo_dir), "lineage", "credit-default:1")
+    assert code == 0 and "dataset" in out and "run" in out and model["artifact_sha256"] in out
+
+
+def test_reingesting_identical_data_gives_the_same_version(demo_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = cli_json(capsys, "-C", str(demo_dir), "datasets", "list")
+    again = cli_json(capsys, "-C", str(demo_dir), "ingest")
+    assert again["created"] is False
+    assert again["dataset_version"] == first[0]["id"]
+    assert len(cli_json(capsys, "-C", str(demo_dir), "datasets", "list")) == 1
+
+
+def test_reproduce_rebuilds_identical_predictions_and_bytes(demo_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = cli_json(capsys, "-C", str(demo_dir), "reproduce", "credit-default:1")
+    assert result["ok"] is True
+    assert result["predictions_identical"] is True
+    assert result["artifact_identical"] is True
+    assert result["rows_compared"] > 0
+    assert result["differences"] == []
+
+
+def test_altered_snapshot_fails_reproduce_and_verify(demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project_dir = _copy_project(demo_dir, tmp_path / "copy")
+    dataset = cli_json(capsys, "-C", str(project_dir), "datasets", "list")[0]  # type: ignore[index]
+    snapshot = next((project_dir / ".assay" / "artifacts" / "sha256").rglob(dataset["snapshot_sha256"]))
+    frame = pl.read_parquet(snapshot)
+    altered = frame.with_columns(pl.col("debt_to_income") * 1.01)
+    altered.write_parquet(snapshot)
+
+    code, out, _ = cli(capsys, "-C", str(project_dir), "reproduce", "credit-default:1", "--json")
+    assert code == 1
+    result = json.loads(out)
+    assert result["ok"] is False
+    assert any(d.startswith("data:") and dataset["id"] in d for d in result["differences"])
+
+    code, out, _ = cli(capsys, "-C", str(project_dir), "artifacts", "verify", "--json")
+    assert code == 6
+    report = json.loads(out)
+    assert [p["sha256"] for p in report["problems"]] == [dataset["snapshot_sha256"]]
+    assert report["problems"][0]["problem"] == "tampered"
+    assert report["problems"][0]["used_by"] == [f"dataset {dataset['id']} snapshot"]
+
+    code, out, err = cli(capsys, "-C", str(project_dir), "reproduce", "credit-default:1")
+    assert code == 1 and "not reproduced" in out and "data:" in out
+
+
+def test_clean_project_verifies(demo_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = cli_json(capsys, "-C", str(demo_dir), "artifacts", "verify")
+    assert report["ok"] is True and report["checked"] >= 6
+
+
+def test_alias_moves_are_recorded_with_actor_and_reason(
+    demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project_dir = _copy_project(demo_dir, tmp_path / "alias")
+    monkeypatch.setenv("ASSAY_ACTOR", "alice")
+    moved = cli_json(capsys, "-C", str(project_dir), "models", "alias", "credit-default:1", "production", "--reason", "first release")
+    assert moved["version"] == 1 and moved["previous_version"] is None and moved["actor"] == "alice"
+    shown = cli_json(capsys, "-C", str(project_dir), "models", "show", "credit-default@production")
+    assert shown["aliases"] == ["production"]
+    code, _, _ = cli(capsys, "-C", str(project_dir), "models", "unalias", "credit-default", "production", "--reason", "rollback drill")
+    assert code == 0
+    with Project.open(project_dir, settings=Settings(actor="alice")) as project:
+        entries = [e for e in project.metadata.list_audit() if e.action == "alias.moved"]
+        assert [(e.actor, e.details.get("reason")) for e in entries] == [("alice", "first release"), ("alice", "rollback drill")]
+        assert project.metadata.get_alias("credit-default", "production") is None
+    code, _, err = cli(capsys, "-C", str(project_dir), "models", "show", "credit-default@production")
+    assert code == 5 and "alias" in err
+
+
+def test_init_then_run_on_your_own_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _own_data(400)
+    source = tmp_path / "raw" / "churn.csv"
+    source.parent.mkdir()
+    data.write_csv(source)
+    project_dir = tmp_path / "churn"
+    code, out, err = cli(capsys, "-C", str(project_dir), "init", "--data", str(source), "--target", "churned", "--time", "signup_date", "--entity", "account")
+    assert code == 0, err
+    text = (project_dir / "assay.yaml").read_text()
+    assert "strategy: time" in text and "pii: [email]" in text
+    assert cli(capsys, "-C", str(project_dir), "spec", "check")[0] == 0
+    code, _, err = cli(capsys, "-C", str(project_dir), "init", "--data", str(source), "--target", "churned")
+    assert code == 3 and "already exists" in err
+    summary = cli_json(capsys, "-C", str(project_dir), "run")
+    assert summary["model"] == "churn-model:1"
+    assert "email" not in summary["metrics"]
+    second = cli_json(capsys, "-C", str(project_dir), "train", "--dataset", summary["dataset_version"])
+    assert second["model"] == "churn-model:2" and second["dataset_version"] == summary["dataset_version"]
+
+
+def test_parquet_source_works(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "data.parquet"
+    _own_data(300).write_parquet(source)
+    project_dir = tmp_path / "pq"
+    assert cli(capsys, "-C", str(project_dir), "init", "--data", str(source), "--target", "churned")[0] == 0
+    summary = cli_json(capsys, "-C", str(project_dir), "run")
+    assert summary["split_sizes"]["test"] > 0
+
+
+def _own_data(n: int) -> pl.DataFrame:
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    usage = rng.gamma(2.0, 10.0, n)
+    plan = rng.choice(["basic", "pro", "team"], n)
+    churn = (rng.random(n) < 1 / (1 + np.exp(0.08 * usage - 1))).astype(int)
+    return pl.DataFrame(
+        {
+            "account": [f"A{i % (n // 2)}" for i in range(n)],
+            "signup_date": pl.date_range(pl.date(2024, 1, 1), pl.date(2024, 1, 1) + pl.duration(days=n - 1), eager=True),
+            "usage_hours": usage.round(2),
+            "plan": plan,
+            "email": [f"user{i}@example.com" for i in range(n)],
+            "churned": churn,
+        }
+    )
+
+
+# --- errors a user meets ------------------------------------------------------------------
+
+
+def _spec(tmp_path: Path, body: str) -> Path:
+    project_dir = tmp_path / "p"
+    project_dir.mkdir(exist_ok=True)
+    (project_dir / "assay.yaml").write_text(body)
+    return project_dir
+
+
+MINIMAL = """\
+project: bad
+data:
+  source: {source}
+  target: {target}
+model:
+  name: bad-model
+  estimator: sklearn.linear_model.LogisticRegression
+"""
+
+
+def test_malformed_csv_names_the_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,6,7,8\n9,10,1\n")
+    project_dir = _spec(tmp_path, MINIMAL.format(source="../bad.csv", target="y"))
+    code, _, err = cli(capsys, "-C", str(project_dir), "run")
+    assert code == 4
+    assert "bad.csv" in err and "line 4" in err and "hint:" in err
+    assert "Traceback" not in err
+
+
+def test_missing_target_column_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "ok.csv").write_text("a,b,y\n1,2,0\n3,4,1\n")
+    project_dir = _spec(tmp_path, MINIMAL.format(source="../ok.csv", target="label"))
+    code, _, err = cli(capsys, "-C", str(project_dir), "ingest")
+    assert code == 4
+    assert "'label'" in err and "a, b, y" in err
+
+
+def test_empty_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty.csv").write_text("")
+    project_dir = _spec(tmp_path, MINIMAL.format(source="../empty.csv", target="y"))
+    code, _, err = cli(capsys, "-C", str(project_dir), "validate")
+    assert code == 4 and "empty" in err and "empty.csv" in err
+
+
+def test_spec_errors_name_the_line_and_debug_shows_the_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project_dir = _spec(tmp_path, MINIMAL.format(source="x.csv", target="y") + "split:\n  strategy: weekly\n")
+    code, _, err = cli(capsys, "-C", str(project_dir), "spec", "check")
+    assert code == 3 and "assay.yaml:9: split.strategy" in err and "Traceback" not in err
+    code, _, err = cli(capsys, "--debug", "-C", str(project_dir), "spec", "check")
+    assert code == 3 and "Traceback" in err
+
+
+def test_unknown_model_exits_not_found(demo_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "-C", str(demo_dir), "models", "show", "credit-default:99")
+    assert code == 5 and "credit-default" in err and "hint:" in err
+
+
+def test_no_spec_here_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "-C", str(tmp_path), "run")
+    assert code == 3 and "assay init" in err
+
+
+@pytest.mark.postgres
+def test_the_pipeline_runs_on_postgresql(
+    pg_schema_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSAY_DB_URL", pg_schema_url)
+    source = tmp_path / "d.csv"
+    _own_data(300).write_csv(source)
+    project_dir = tmp_path / "pg"
+    assert cli(capsys, "-C", str(project_dir), "init", "--data", str(source), "--target", "churned")[0] == 0
+    summary = cli_json(capsys, "-C", str(project_dir), "run")
+    assert not (project_dir / ".assay" / "assay.db").exists()
+    listed = cli_json(capsys, "-C", str(project_dir), "models", "list")
+    assert [m["ref"] for m in listed] == [summary["model"]]
+    assert cli_json(capsys, "-C", str(project_dir), "reproduce", summary["model"])["ok"] is True
+    assert os.environ["ASSAY_DB_URL"] == pg_schema_url
