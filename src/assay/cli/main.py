@@ -54,6 +54,7 @@ app.command("reproduce")(checks.reproduce_command)
 app.add_typer(records.models, name="models")
 app.add_typer(records.datasets, name="datasets")
 app.add_typer(records.runs, name="runs")
+app.add_typer(records.audit, name="audit")
 app.add_typer(checks.spec_app, name="spec")
 app.add_typer(checks.artifacts_app, name="artifacts")
 

@@ -31,8 +31,14 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+PIPE_WIDTH = 160  # when stdout is not a terminal, do not squeeze tables into 80 columns
+
+
 def stdout() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(highlight=False, soft_wrap=True, width=PIPE_WIDTH)
+    return console
 
 
 def stderr() -> Console:

@@ -11,7 +11,7 @@ from assay.cli.output import fmt_metric, fmt_time, key_values, print_json, stdou
 from assay.errors import NotFoundError
 from assay.project.lineage import lineage
 from assay.project.workspace import ModelRef
-from assay.registry.records import DatasetVersion, ModelVersion, Run
+from assay.registry.records import DatasetVersion, ModelStatus, ModelVersion, Run
 
 models = typer.Typer(help="Registered model versions and their aliases.", no_args_is_help=True)
 datasets = typer.Typer(help="Recorded dataset versions.", no_args_is_help=True)
@@ -237,4 +237,48 @@ def lineage_command(ctx: typer.Context, ref: str = typer.Argument(..., help="NAM
     out.print(f"  [dim]↓[/]\n[bold]model[/] {m['ref']}{aliases} ({m['status']}, {m['flavor']})\n  artifact sha256 {m['artifact_sha256']}")
 
 
-__all__ = ["datasets", "lineage_command", "models", "runs"]
+
+
+STATUS_CHOICES = ("candidate", "approved", "rejected", "archived")
+
+
+@models.command("status")
+def models_status(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME:VERSION."),
+    status: str = typer.Argument(..., help="One of: candidate, approved, rejected, archived."),
+    reason: str = typer.Option("", "--reason", help="Why (kept in the audit log)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Move a model version through its lifecycle; the change is audit-logged."""
+    if status not in STATUS_CHOICES:
+        raise typer.BadParameter(f"{status!r} is not a status; choose one of {', '.join(STATUS_CHOICES)}", param_hint="STATUS")
+    with open_project(ctx) as project:
+        model = project.resolve_model(ref)
+        updated = project.metadata.set_model_status(model.name, model.version, ModelStatus(status), actor=project.actor, reason=reason, at=project.clock.now())
+    if as_json:
+        print_json(model_dict(updated, []))
+        return
+    stdout().print(f"{updated.ref}: {model.status.value} -> {updated.status.value}")
+
+
+audit = typer.Typer(help="The append-only audit log of every recorded change.", no_args_is_help=True)
+
+
+@audit.command("log")
+def audit_log(
+    ctx: typer.Context,
+    subject: str | None = typer.Option(None, "--subject", help="Only entries about this record (e.g. credit-default:1, ds-…, run-…)."),
+    limit: int = typer.Option(1000, "--limit", min=1, help="At most this many entries, oldest first."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show who changed what, when, and why: oldest first."""
+    with open_project(ctx) as project:
+        entries = project.metadata.list_audit(subject=subject, limit=limit)
+    if as_json:
+        print_json([{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "subject": e.subject, "details": dict(e.details)} for e in entries])
+        return
+    stdout().print(table(None, ["#", "at", "actor", "action", "subject", "reason"], [[e.seq, fmt_time(e.at), e.actor, e.action, e.subject, e.details.get("reason", "")] for e in entries]))
+
+
+__all__ = ["audit", "datasets", "lineage_command", "models", "runs"]

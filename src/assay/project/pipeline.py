@@ -12,7 +12,7 @@ import polars as pl
 from assay.data.dataset import PreparedDataset, prepare_dataset, read_snapshot, write_snapshot
 from assay.data.schema import ValidationReport
 from assay.data.source import uri_for_display
-from assay.errors import AssayError, DataCheckError
+from assay.errors import DataCheckError, NotFoundError
 from assay.evaluation.metrics import compute_metrics
 from assay.leakage.split import SplitManifest, split_dataset
 from assay.project.reporter import NullReporter, Reporter
@@ -71,7 +71,7 @@ def ingest(project: Project, *, spec: Spec | None = None, reporter: Reporter | N
         raise _failed_checks_error(prepared)
     try:
         existing = project.metadata.get_dataset(prepared.version_id)
-    except AssayError:
+    except NotFoundError:
         existing = None
     if existing is not None:
         return IngestResult(existing, False, prepared.report)
