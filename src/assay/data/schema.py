@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,14 @@ def column_type_of(dtype: pl.DataType) -> ColumnType:
     return "string"
 
 
+_ID_NAME = re.compile(r"(^id$)|([_-]id$)|([a-z0-9]Id$)|(^ID$)|(_ID$)")
+
+
+def _looks_like_id(name: str) -> bool:
+    """`id`, `customer_id`, `order-id`, `customerId`: not `paid` or `valid`."""
+    return bool(_ID_NAME.search(name))
+
+
 def infer_schema(frame: pl.DataFrame, *, unique: Sequence[str] = ()) -> DataSchema:
     """A starting schema for `frame`: types, nullability, non-negative bounds, category sets, unique ids."""
     columns: dict[str, ColumnSchema] = {}
@@ -116,7 +125,7 @@ def infer_schema(frame: pl.DataFrame, *, unique: Sequence[str] = ()) -> DataSche
             if low is not None and low >= 0:  # type: ignore[operator]
                 extra["min"] = 0.0
         is_unique = name in unique or (
-            kind in ("string", "int") and height > 1 and series.n_unique() == height and name.lower().endswith("id")
+            kind in ("string", "int") and height > 1 and _looks_like_id(name) and series.n_unique() == height
         )
         columns[name] = ColumnSchema(type=kind, nullable=nullable, unique=is_unique, **extra)
     return DataSchema(columns=columns, min_rows=1)
@@ -127,37 +136,49 @@ def _examples(values: pl.Series, masked: bool) -> tuple[str, ...]:
     return tuple("***" if masked else repr(v) for v in picked)
 
 
-def _cast(series: pl.Series, target: ColumnType) -> pl.Series:
+def _whole_or_null(values: pl.Series) -> pl.Series:
+    """Floats that are whole numbers as Int64; anything with a fraction (or out of range) becomes null."""
+    fractional = (values != values.round(0)).fill_null(False)
+    return values.set(fractional, None).cast(pl.Int64, strict=False)  # type: ignore[arg-type]
+
+
+def _cast_text(text: pl.Series, target: ColumnType, fmt: str | None) -> pl.Series:
+    text = text.str.strip_chars()
+    text = text.set(text == "", None) if text.len() else text  # type: ignore[arg-type]
+    if target == "bool":
+        lower = text.str.to_lowercase()
+        mapped = pl.when(lower.is_in(_TRUE)).then(True).when(lower.is_in(_FALSE)).then(False).otherwise(None)
+        return pl.select(mapped).to_series().alias(text.name)
+    if target == "date":
+        return text.str.to_date(format=fmt or "%Y-%m-%d", strict=False)
+    if target == "datetime":
+        return text.str.to_datetime(format=fmt, time_unit="us", strict=False)
+    if target == "int":
+        # Exact integers first (no float round trip: ids above 2**53 keep every digit),
+        # then "2.0" or "1e3" style values through float, refusing fractions.
+        exact = text.cast(pl.Int64, strict=False)
+        via_float = _whole_or_null(text.cast(pl.Float64, strict=False))
+        return exact.fill_null(via_float)
+    return text.cast(_POLARS_TYPES[target], strict=False)
+
+
+def _cast(series: pl.Series, target: ColumnType, fmt: str | None = None) -> pl.Series:
+    """`series` as the declared type; values that do not fit become null (and are reported by the caller)."""
     dtype = _POLARS_TYPES[target]
     if series.dtype == dtype:
         return series
     if series.dtype == pl.String:
-        text = series.str.strip_chars()
-        text = text.set(text == "", None) if text.len() else text  # type: ignore[arg-type]
-        if target == "bool":
-            lower = text.str.to_lowercase()
-            return (
-                pl.select(
-                    pl.when(lower.is_in(_TRUE)).then(True).when(lower.is_in(_FALSE)).then(False).otherwise(None)
-                )
-                .to_series()
-                .alias(series.name)
-            )
-        if target == "date":
-            return text.str.to_date(strict=False)
-        if target == "datetime":
-            return text.str.to_datetime(time_unit="us", strict=False)
-        if target == "int":
-            as_float = text.cast(pl.Float64, strict=False)
-            whole = as_float.filter(as_float.is_not_null())
-            if whole.len() and (whole != whole.round(0)).any():
-                return as_float.set(as_float != as_float.round(0), None).cast(pl.Int64, strict=False)  # type: ignore[arg-type]
-            return as_float.cast(pl.Int64, strict=False)
-        return text.cast(dtype, strict=False)
+        return _cast_text(series, target, fmt)
     if target in ("string", "category"):
         return series.cast(pl.String)
     if target == "date" and isinstance(series.dtype, pl.Datetime):
         return series.dt.date()
+    if target == "int" and (series.dtype.is_float() or series.dtype.is_decimal()):
+        return _whole_or_null(series.cast(pl.Float64))
+    if target == "bool" and series.dtype.is_numeric():
+        return pl.select(
+            pl.when(series == 1).then(True).when(series == 0).then(False).otherwise(None)
+        ).to_series().alias(series.name)
     return series.cast(dtype, strict=False)
 
 
@@ -178,7 +199,7 @@ def conform(
             results.append(CheckResult("present", name, False, f"column {name!r} is missing from the data"))
             continue
         raw = frame.get_column(name)
-        typed = _cast(raw, column.type)
+        typed = _cast(raw, column.type, column.format)
         hide = name in masked_set
         bad = raw.is_not_null() & typed.is_null()
         if raw.dtype == pl.String:

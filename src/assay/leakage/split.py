@@ -92,22 +92,27 @@ def _stratified(y: np.ndarray, split: SplitSpec, rng: np.random.Generator) -> di
 
 
 def _group(entities: pl.Series, split: SplitSpec, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Whole entities go to one split each. Entities are visited largest first (ties in seeded
+    random order) and each goes to the split with the most rows still missing from its target, so
+    one big entity lands where it fits and cannot starve a split the way a cumulative cut can."""
     codes = entities.cast(pl.String).fill_null("<null>")
-    groups = codes.unique().sort()
-    order = rng.permutation(groups.len())
-    shuffled = groups.gather(order)
-    sizes = pl.DataFrame({"g": codes}).group_by("g").len().rename({"len": "n"})
-    ranked = pl.DataFrame({"g": shuffled, "rank": np.arange(groups.len())}).join(sizes, on="g").sort("rank")
-    cumulative = ranked.get_column("n").cum_sum().to_numpy() / len(codes)
-    bucket = np.where(
-        cumulative <= split.test_fraction,
-        0,
-        np.where(cumulative <= split.test_fraction + split.validation_fraction, 1, 2),
-    )
-    assignment = dict(zip(ranked.get_column("g").to_list(), bucket.tolist(), strict=True))
-    per_row = np.asarray([assignment[value] for value in codes.to_list()])
-    result = {name: np.flatnonzero(per_row == i) for i, name in enumerate(("test", "validation", "train"))}
-    details = {"groups": {name: int(np.sum(bucket == i)) for i, name in enumerate(("test", "validation", "train"))}}
+    sizes = pl.DataFrame({"g": codes}).group_by("g").len().sort("g")
+    tiebreak = rng.permutation(sizes.height)
+    ordered = sizes.with_columns(pl.Series("tie", tiebreak)).sort(["len", "tie"], descending=[True, False])
+    n = len(codes)
+    names = ("test", "validation", "train")
+    targets = np.array([split.test_fraction, split.validation_fraction, 1 - split.test_fraction - split.validation_fraction]) * n
+    filled = np.zeros(3)
+    assignment: dict[str, int] = {}
+    for group, size in zip(ordered.get_column("g").to_list(), ordered.get_column("len").to_list(), strict=True):
+        deficit = np.where(targets > 0, targets - filled, -np.inf)
+        choice = int(np.argmax(deficit))
+        assignment[group] = choice
+        filled[choice] += size
+    per_row = codes.replace_strict(assignment, return_dtype=pl.Int8).to_numpy()
+    result = {name: np.flatnonzero(per_row == i) for i, name in enumerate(names)}
+    counts = np.bincount(np.fromiter(assignment.values(), dtype=np.int64), minlength=3)
+    details = {"groups": {name: int(counts[i]) for i, name in enumerate(names)}}
     return result, details
 
 
@@ -118,6 +123,11 @@ def _time(times: pl.Series, split: SplitSpec) -> tuple[dict[str, np.ndarray], di
             hint="fill or drop those rows, or choose another split strategy",
         )
     n = times.len()
+    if split.gap_days and not times.dtype.is_temporal():
+        raise DataError(
+            f"split.gap_days needs a date or datetime time column; {times.name!r} is {times.dtype}",
+            hint="declare the column as type date or datetime in data.schema, or set gap_days: 0",
+        )
     n_test, n_val = _counts(n, split)
     ordered = times.sort()
     test_start = ordered[n - n_test]
@@ -137,6 +147,11 @@ def _time(times: pl.Series, split: SplitSpec) -> tuple[dict[str, np.ndarray], di
     }
     if len(result["train"]) == 0:
         raise DataError("the time split left no training rows", hint="lower split.gap_days or the split fractions")
+    if n_val and len(result["validation"]) == 0:
+        raise DataError(
+            f"split.gap_days ({split.gap_days}) is as long as the validation window, which left it empty",
+            hint="lower split.gap_days, raise split.validation_fraction, or set validation_fraction: 0",
+        )
     details = {
         "validation_start": str(val_start),
         "test_start": str(test_start),

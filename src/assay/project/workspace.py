@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 
 from assay.clock import Clock, SystemClock
-from assay.errors import NotFoundError, RegistryError
+from assay.errors import NotFoundError, RegistryError, SpecNotFoundError
 from assay.project.settings import STATE_DIR, Settings
 from assay.registry.artifacts import FsspecArtifactStore
 from assay.registry.records import ModelVersion
@@ -74,6 +74,11 @@ class Project:
         """Open the project in `path`: connect the stores (embedded default: SQLite and a folder in
         `.assay/`) and bring the metadata schema up to date."""
         root = Path(path).resolve()
+        if not (root / SPEC_FILENAME).is_file():
+            raise SpecNotFoundError(
+                f"{root} is not an Assay project (no {SPEC_FILENAME})",
+                hint="run this in a project folder, pass --project DIR, or create one with `assay init`",
+            )
         settings = settings or Settings()
         state = root / STATE_DIR
         db_url = settings.db_url

@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from assay.errors import SpecError, SpecNotFoundError
-from assay.spec.model import Spec
+from assay.spec.model import LOCATION_PREFIX, Spec
 
 SPEC_FILENAME = "assay.yaml"
 
@@ -57,9 +57,13 @@ def _format_validation(exc: ValidationError, root: yaml.Node | None, source: str
     problems: list[tuple[int, str]] = []
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        message = err["msg"].removeprefix("Value error, ")
+        if message.startswith(LOCATION_PREFIX):
+            # A cross-field rule named the field it concerns: point there, not at its parent.
+            named, _, message = message[len(LOCATION_PREFIX) :].partition(": ")
+            loc = (*loc, *named.split("."))
         field = ".".join(str(p) for p in loc) or "(top level)"
         line = _line_of(root, loc) or 0
-        message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             message = "required field is missing"
         elif err["type"] == "extra_forbidden":
@@ -115,10 +119,25 @@ def load_spec(path: Path | str) -> Spec:
     return parse_spec(text, source=str(path))
 
 
+class _SpecDumper(yaml.SafeDumper):
+    """Double-quotes strings holding characters YAML would read back as line breaks or spaces."""
+
+
+_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if any(mark in value for mark in _LINE_BREAKS) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_SpecDumper.add_representer(str, _represent_str)
+
+
 def dump_spec(spec: Spec) -> str:
     """Canonical YAML for a spec (by alias, defaults included, keys in model order)."""
     data = spec.model_dump(mode="json", by_alias=True)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return yaml.dump(data, Dumper=_SpecDumper, sort_keys=False, allow_unicode=True)
 
 
 def spec_sha256(text: str) -> str:

@@ -18,8 +18,17 @@ CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", 
 REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
 
 
+LOCATION_PREFIX = "@"
+
+
+def at(field: str, message: str) -> str:
+    """A validator message that names the field it concerns (relative to the model that raises it),
+    so the loader can point at that field's line instead of the model's."""
+    return f"{LOCATION_PREFIX}{field}: {message}"
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, ser_json_inf_nan="constants")
 
 
 class ColumnSchema(_Model):
@@ -31,19 +40,25 @@ class ColumnSchema(_Model):
     min: float | None = Field(None, description="Smallest allowed value (numeric columns).")
     max: float | None = Field(None, description="Largest allowed value (numeric columns).")
     allowed: list[str] | None = Field(None, description="Allowed values (category columns).")
+    format: str | None = Field(
+        None,
+        description="date/datetime columns read from text: strftime format (default: ISO 8601, e.g. 2024-03-31).",
+    )
     description: str = ""
 
     @model_validator(mode="after")
     def _check_bounds(self) -> ColumnSchema:
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+            raise ValueError(at("min", f"min ({self.min}) is greater than max ({self.max})"))
         if self.allowed is not None and self.type not in ("category", "string", "bool", "int"):
-            raise ValueError(f"'allowed' applies to category/string columns, not {self.type}")
+            raise ValueError(at("allowed", f"'allowed' applies to category/string columns, not {self.type}"))
+        if self.format is not None and self.type not in ("date", "datetime"):
+            raise ValueError(at("format", f"'format' applies to date/datetime columns, not {self.type}"))
         if (self.min is not None or self.max is not None) and self.type not in (
             "int",
             "float",
         ):
-            raise ValueError(f"'min'/'max' apply to int/float columns, not {self.type}")
+            raise ValueError(at("min" if self.min is not None else "max", f"'min'/'max' apply to int/float columns, not {self.type}"))
         return self
 
 
@@ -74,13 +89,13 @@ class DataSpec(_Model):
             known = self.data_schema.columns
             for role, column in roles.items():
                 if column is not None and column not in known:
-                    raise ValueError(f"{role} column {column!r} is not in schema.columns")
+                    raise ValueError(at(role, f"{role} column {column!r} is not in schema.columns"))
             for group in ("pii", "sensitive"):
                 for column in getattr(self, group):
                     if column not in known:
-                        raise ValueError(f"{group} column {column!r} is not in schema.columns")
+                        raise ValueError(at(group, f"{group} column {column!r} is not in schema.columns"))
         if self.target in (self.time, self.entity, self.id):
-            raise ValueError(f"target {self.target!r} cannot also be the time, entity or id column")
+            raise ValueError(at("target", f"target {self.target!r} cannot also be the time, entity or id column"))
         return self
 
 
@@ -97,7 +112,7 @@ class SplitSpec(_Model):
     @model_validator(mode="after")
     def _check_fractions(self) -> SplitSpec:
         if self.test_fraction + self.validation_fraction >= 0.9:
-            raise ValueError("test_fraction + validation_fraction must leave at least 10% for training")
+            raise ValueError(at("test_fraction", "test_fraction + validation_fraction must leave at least 10% for training"))
         return self
 
 
@@ -140,11 +155,11 @@ class ModelSpec(_Model):
     def _check_flavor(self) -> ModelSpec:
         if self.flavor == "sklearn":
             if (self.estimator is None) == (self.factory is None):
-                raise ValueError("the sklearn flavor needs exactly one of 'estimator' or 'factory'")
+                raise ValueError(at("estimator" if self.estimator else "flavor", "the sklearn flavor needs exactly one of 'estimator' or 'factory'"))
             if self.factory is not None and ":" not in self.factory:
-                raise ValueError(f"factory {self.factory!r} must look like 'module:function'")
+                raise ValueError(at("factory", f"factory {self.factory!r} must look like 'module:function'"))
         elif self.estimator is not None or self.factory is not None:
-            raise ValueError(f"'estimator'/'factory' apply to the sklearn flavor, not {self.flavor}")
+            raise ValueError(at("estimator" if self.estimator else "factory", f"'estimator'/'factory' apply to the sklearn flavor, not {self.flavor}"))
         return self
 
 
@@ -174,16 +189,19 @@ class Spec(_Model):
     @model_validator(mode="after")
     def _check_cross(self) -> Spec:
         if self.split.strategy == "time" and self.data.time is None:
-            raise ValueError("split.strategy 'time' needs data.time (the column that orders rows in time)")
+            raise ValueError(at("split.strategy", "split.strategy 'time' needs data.time (the column that orders rows in time)"))
         if self.split.strategy == "group" and self.data.entity is None:
-            raise ValueError("split.strategy 'group' needs data.entity (the column that groups rows)")
+            raise ValueError(at("split.strategy", "split.strategy 'group' needs data.entity (the column that groups rows)"))
         if self.split.strategy == "stratified" and self.model.task != "classification":
-            raise ValueError("split.strategy 'stratified' applies to classification only")
+            raise ValueError(at("split.strategy", "split.strategy 'stratified' applies to classification only"))
         allowed = CLASSIFICATION_METRICS if self.model.task == "classification" else REGRESSION_METRICS
-        for metric in [*(self.evaluation.metrics or []), *([self.evaluation.primary] if self.evaluation.primary else [])]:
+        candidates = [("evaluation.metrics", m) for m in self.evaluation.metrics or []]
+        if self.evaluation.primary:
+            candidates.append(("evaluation.primary", self.evaluation.primary))
+        for field, metric in candidates:
             if metric not in allowed:
                 raise ValueError(
-                    f"metric {metric!r} is not available for {self.model.task}; choose from {', '.join(allowed)}"
+                    at(field, f"metric {metric!r} is not available for {self.model.task}; choose from {', '.join(allowed)}")
                 )
         return self
 
@@ -203,12 +221,17 @@ class Spec(_Model):
         return "roc_auc" if self.model.task == "classification" else "rmse"
 
     def feature_columns(self, available: list[str]) -> list[str]:
-        """The model's input columns, in data order: never the target, id, entity, time, PII or sensitive ones."""
+        """The model's input columns, in data order.
+
+        Never the target, id, PII, sensitive or excluded columns; by default not the time or entity
+        columns either (an explicit `include` may name those two)."""
         data = self.data
         never = {data.target, data.id, data.entity, data.time, *data.pii, *data.sensitive}
         never.update(self.model.features.exclude)
         include = self.model.features.include
         if include is not None:
-            forbidden = {data.target, data.id, *data.pii}
+            # An explicit list may name the time or entity column, never the target, id, PII,
+            # sensitive or excluded ones.
+            forbidden = {data.target, data.id, *data.pii, *data.sensitive, *self.model.features.exclude}
             return [c for c in available if c in include and c not in forbidden]
         return [c for c in available if c not in never]

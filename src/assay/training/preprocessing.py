@@ -14,6 +14,9 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils import get_tags
 
 
+MAX_NATIVE_CATEGORIES = 255
+
+
 def _is_tree_model(estimator: BaseEstimator) -> bool:
     module = type(estimator).__module__
     return module.startswith(("sklearn.tree", "sklearn.ensemble"))
@@ -41,7 +44,10 @@ def wrap_with_preprocessing(
     if _takes_nan(estimator) and _is_tree_model(estimator):
         strategy = "native-missing+ordinal"
         encoder = OrdinalEncoder(
-            handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
+            handle_unknown="use_encoded_value",
+            unknown_value=np.nan,
+            encoded_missing_value=np.nan,
+            max_categories=MAX_NATIVE_CATEGORIES,  # HistGradientBoosting takes at most 255 categories
         )
         transformers = [("categorical", encoder, categorical), ("numeric", "passthrough", numeric)]
         if categorical and "categorical_features" in estimator.get_params():

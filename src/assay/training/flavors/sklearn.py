@@ -75,7 +75,7 @@ def _build_estimator(request: FitRequest) -> tuple[Any, dict[str, Any]]:
     defaults = estimator.get_params(deep=False)
     if "random_state" in defaults and "random_state" not in params:
         estimator.set_params(random_state=request.seed)
-    if "n_jobs" in defaults and "n_jobs" not in params:
+    if "n_jobs" in defaults and "n_jobs" not in params and request.model.threads > 1:
         estimator.set_params(n_jobs=request.model.threads)
     resolved: dict[str, Any] = {"estimator": spec.estimator, "params": estimator.get_params(deep=False)}
     if spec.preprocessing == "auto":

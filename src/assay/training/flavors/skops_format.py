@@ -16,7 +16,9 @@ import skops.io as sio
 
 from assay.errors import ArtifactError
 
-SAFE_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "assay.")
+# Not "builtins.": skops already trusts the harmless builtin types, and trusting the rest would let
+# an artifact reference eval/exec/getattr.
+SAFE_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "collections.", "assay.")
 # Exact names outside those packages that skops lists but scikit-learn objects routinely hold;
 # skops still checks what a partial wraps on its own.
 SAFE_TYPES = frozenset({"functools.partial"})
