@@ -269,3 +269,16 @@ def test_the_pipeline_runs_on_postgresql(
     assert [m["ref"] for m in listed] == [summary["model"]]
     assert cli_json(capsys, "-C", str(project_dir), "reproduce", summary["model"])["ok"] is True
     assert os.environ["ASSAY_DB_URL"] == pg_schema_url
+
+
+def test_altered_model_artifact_fails_reproduce(demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project_dir = _copy_project(demo_dir, tmp_path / "model-copy")
+    model = cli_json(capsys, "-C", str(project_dir), "models", "show", "credit-default:1")
+    artifact = next((project_dir / ".assay" / "artifacts" / "sha256").rglob(model["artifact_sha256"]))  # type: ignore[index]
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    artifact.write_bytes(bytes(data))
+    code, out, _ = cli(capsys, "-C", str(project_dir), "reproduce", "credit-default:1", "--json")
+    assert code == 1
+    result = json.loads(out)
+    assert any(d.startswith("artifact:") and "credit-default:1" in d for d in result["differences"])

@@ -74,3 +74,19 @@ def test_public_api_is_exactly_the_curated_names() -> None:
     )
     for name in assay.__all__:
         assert getattr(assay, name) is not None, name
+
+
+def test_cli_demo_default_matches_the_library() -> None:
+    from assay.cli import lifecycle
+    from assay.project import demo
+
+    assert lifecycle.DEMO_ROWS == demo.DEMO_ROWS
+
+
+def test_cli_start_up_does_not_import_the_training_stack() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, assay.cli.main; print(sorted(m for m in ('sklearn', 'skops', 'pandas') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "[]"

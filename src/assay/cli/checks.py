@@ -1,4 +1,8 @@
-"""Verification commands: reproduce, spec check/schema, artifacts verify."""
+"""Verification commands: reproduce, spec check/schema, artifacts verify.
+
+Commands import the training stack inside their bodies: `assay --help` and the record queries
+should not pay seconds for scikit-learn they never use.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from assay.cli.context import JSON_OPTION, open_project, state
 from assay.cli.errors import EXIT_FAILED
 from assay.cli.output import RichReporter, print_json, stderr, stdout, table
 from assay.project.lineage import verify_artifacts
-from assay.project.reproduce import reproduce
 from assay.project.workspace import ModelRef
 from assay.spec.loader import SPEC_FILENAME, load_spec, spec_json_schema
 
@@ -25,6 +28,8 @@ def reproduce_command(ctx: typer.Context, ref: str = typer.Argument(..., help="N
     Exits 0 when predictions are identical, 1 when anything differs, printing what changed since
     the run (environment, code, data) to explain why.
     """
+    from assay.project.reproduce import reproduce
+
     with open_project(ctx) as project:
         result = reproduce(project, ModelRef.parse(ref), reporter=RichReporter(stderr(), quiet=as_json))
     if as_json:

@@ -1,19 +1,25 @@
-"""Lifecycle verbs: demo, init, validate, ingest, train, run."""
+"""Lifecycle verbs: demo, init, validate, ingest, train, run.
+
+The training stack is imported inside the commands that use it, so that `assay --help` and the
+record queries start in well under a second instead of paying for scikit-learn.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from assay.cli.context import JSON_OPTION, open_project, state
 from assay.cli.output import RichReporter, fmt_metric, key_values, print_json, stderr, stdout, table
-from assay.data.schema import ValidationReport
-from assay.project.demo import DEMO_ROWS, run_demo
-from assay.project.init_spec import render_init_spec, write_init_spec
-from assay.project.pipeline import TrainResult, ingest, train_project, validate
 from assay.project.settings import STATE_DIR, Settings
+
+if TYPE_CHECKING:
+    from assay.data.schema import ValidationReport
+    from assay.project.pipeline import TrainResult
+
+DEMO_ROWS = 60_000  # the demo's default size (assay.project.demo.DEMO_ROWS)
 
 
 def _train_summary(result: TrainResult, project_dir: Path) -> dict[str, Any]:
@@ -82,6 +88,8 @@ def demo(
     Generates 60k loan applications (deterministic), then ingest → validate → split → train →
     evaluate → register, and prints where the evidence is.
     """
+    from assay.project.demo import run_demo
+
     reporter = RichReporter(stderr())
     result = run_demo(directory, settings=Settings(), reporter=reporter, rows=rows)
     summary = _train_summary(result.result, result.project_dir)
@@ -107,6 +115,8 @@ def init(
 
     Example: assay init --data data/loans.csv --target defaulted --time applied_at --entity customer_id
     """
+    from assay.project.init_spec import render_init_spec, write_init_spec
+
     project_dir = state(ctx).project_dir
     text = render_init_spec(
         data, target=target, project_dir=project_dir, time=time, entity=entity, row_id=row_id, project=name
@@ -136,6 +146,8 @@ def validate_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     Exits 4 when a check fails.
     """
+    from assay.project.pipeline import validate
+
     with open_project(ctx) as project:
         prepared = validate(project)
     if as_json:
@@ -151,6 +163,8 @@ def ingest_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     Identical data gives the same version; nothing is recorded twice.
     """
+    from assay.project.pipeline import ingest
+
     with open_project(ctx) as project:
         result = ingest(project, reporter=RichReporter(stderr(), quiet=as_json))
     dataset = result.dataset
@@ -181,6 +195,8 @@ def run_command(
 
 
 def _train(ctx: typer.Context, *, dataset: str | None, description: str, as_json: bool, title: str) -> None:
+    from assay.project.pipeline import train_project
+
     with open_project(ctx) as project:
         result = train_project(project, dataset_id=dataset, reporter=RichReporter(stderr()), description=description)
         summary = _train_summary(result, project.root)

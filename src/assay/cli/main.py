@@ -7,15 +7,18 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-import click
 import typer
 
 from assay import __version__
-from assay.cli import checks, lifecycle, records
+from assay.cli import checks, db, lifecycle, records
 from assay.cli.context import state
 from assay.cli.errors import EXIT_INTERNAL, EXIT_USAGE, exit_code_for, format_error
 from assay.cli.output import stderr
 from assay.errors import AssayError
+
+# Typer may bundle its own copy of Click; take the exception classes from the one it really uses.
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 app = typer.Typer(
     name="assay",
@@ -57,6 +60,7 @@ app.add_typer(records.runs, name="runs")
 app.add_typer(records.audit, name="audit")
 app.add_typer(checks.spec_app, name="spec")
 app.add_typer(checks.artifacts_app, name="artifacts")
+app.add_typer(db.db_app, name="db")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -65,12 +69,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="assay", standalone_mode=False)
-    except click.exceptions.Abort:
+    except typer.Abort:
         stderr().print("aborted")
         return 130
-    except click.ClickException as exc:
+    except _CLICK_ERROR as exc:
         exc.show()
-        return EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+        return EXIT_USAGE if isinstance(exc, _USAGE_ERROR) else int(exc.exit_code)
     except AssayError as exc:
         if debug:
             traceback.print_exc()

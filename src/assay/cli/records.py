@@ -8,10 +8,10 @@ import typer
 
 from assay.cli.context import JSON_OPTION, open_project
 from assay.cli.output import fmt_metric, fmt_time, key_values, print_json, stdout, table
-from assay.errors import NotFoundError
 from assay.project.lineage import lineage
 from assay.project.workspace import ModelRef
-from assay.registry.records import DatasetVersion, ModelStatus, ModelVersion, Run
+from assay.project.models import aliases_of, move_alias, remove_alias, set_status
+from assay.registry.records import AliasChange, DatasetVersion, ModelVersion, Run
 
 models = typer.Typer(help="Registered model versions and their aliases.", no_args_is_help=True)
 datasets = typer.Typer(help="Recorded dataset versions.", no_args_is_help=True)
@@ -86,6 +86,7 @@ def models_list(ctx: typer.Context, name: str | None = typer.Option(None, "--nam
     with open_project(ctx) as project:
         found = project.metadata.list_models(name=name, limit=limit)
         alias_map = {n: _aliases_by_version(project, n) for n in {m.name for m in found}}
+        primaries = {m.run_id: project.metadata.get_run(m.run_id).metrics.get("primary", "") for m in found}
     rows = [model_dict(m, alias_map[m.name].get(m.version, [])) for m in found]
     if as_json:
         print_json(rows)
@@ -93,12 +94,15 @@ def models_list(ctx: typer.Context, name: str | None = typer.Option(None, "--nam
     if not rows:
         stdout().print("no models yet: run `assay run` (or `assay demo`)")
         return
-    headline = lambda m: next(iter(m.metrics.items()), ("", None))  # noqa: E731
+    def headline(model: ModelVersion) -> str:
+        name = primaries.get(model.run_id) or next(iter(model.metrics), "")
+        return f"{name} {fmt_metric(model.metrics.get(name))}" if name else "-"
+
     stdout().print(
         table(
             None,
             ["model", "status", "aliases", "flavor", "metric (test)", "created", "by"],
-            [[m.ref, m.status.value, ", ".join(alias_map[m.name].get(m.version, [])), m.flavor, f"{headline(m)[0]} {fmt_metric(headline(m)[1])}", fmt_time(m.created_at), m.created_by] for m in found],
+            [[m.ref, m.status.value, ", ".join(alias_map[m.name].get(m.version, [])), m.flavor, headline(m), fmt_time(m.created_at), m.created_by] for m in found],
         )
     )
 
@@ -131,14 +135,8 @@ def models_alias(
 ) -> None:
     """Point a named alias (e.g. production) at a model version; the move is audit-logged."""
     with open_project(ctx) as project:
-        model = project.resolve_model(ref)
-        change = project.metadata.set_alias(model.name, alias, model.version, actor=project.actor, reason=reason, at=project.clock.now())
-    data = {"model": model.name, "alias": alias, "version": change.version, "previous_version": change.previous_version, "actor": change.actor, "reason": change.reason, "at": change.at}
-    if as_json:
-        print_json(data)
-        return
-    before = f" (was version {change.previous_version})" if change.previous_version else ""
-    stdout().print(f"{model.name}@{alias} -> {model.ref}{before}")
+        change = move_alias(project, ref, alias, reason=reason)
+    _print_alias_change(change, as_json)
 
 
 @models.command("unalias")
@@ -147,13 +145,21 @@ def models_unalias(
     name: str = typer.Argument(..., help="Model name."),
     alias: str = typer.Argument(..., help="Alias to remove."),
     reason: str = typer.Option("", "--reason", help="Why (kept in the audit log)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Remove an alias from a model; the removal is audit-logged."""
     with open_project(ctx) as project:
-        if project.metadata.get_alias(name, alias) is None:
-            raise NotFoundError("alias", f"{name}@{alias}", hint=f"run `assay models list --name {name}`")
-        project.metadata.set_alias(name, alias, None, actor=project.actor, reason=reason, at=project.clock.now())
-    stdout().print(f"removed {name}@{alias}")
+        change = remove_alias(project, name, alias, reason=reason)
+    _print_alias_change(change, as_json)
+
+
+def _print_alias_change(change: AliasChange, as_json: bool) -> None:
+    if as_json:
+        print_json({"model": change.model_name, "alias": change.alias, "version": change.version, "previous_version": change.previous_version, "actor": change.actor, "reason": change.reason, "at": change.at})
+        return
+    target = f"{change.model_name}:{change.version}" if change.version is not None else "(removed)"
+    before = f" (was version {change.previous_version})" if change.previous_version is not None else ""
+    stdout().print(f"{change.model_name}@{change.alias} -> {target}{before}")
 
 
 @datasets.command("list")
@@ -239,9 +245,6 @@ def lineage_command(ctx: typer.Context, ref: str = typer.Argument(..., help="NAM
 
 
 
-STATUS_CHOICES = ("candidate", "approved", "rejected", "archived")
-
-
 @models.command("status")
 def models_status(
     ctx: typer.Context,
@@ -251,15 +254,14 @@ def models_status(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Move a model version through its lifecycle; the change is audit-logged."""
-    if status not in STATUS_CHOICES:
-        raise typer.BadParameter(f"{status!r} is not a status; choose one of {', '.join(STATUS_CHOICES)}", param_hint="STATUS")
     with open_project(ctx) as project:
-        model = project.resolve_model(ref)
-        updated = project.metadata.set_model_status(model.name, model.version, ModelStatus(status), actor=project.actor, reason=reason, at=project.clock.now())
+        before = project.resolve_model(ref)
+        updated = set_status(project, before, status, reason=reason)
+        aliases = aliases_of(project, updated)
     if as_json:
-        print_json(model_dict(updated, []))
+        print_json(model_dict(updated, aliases))
         return
-    stdout().print(f"{updated.ref}: {model.status.value} -> {updated.status.value}")
+    stdout().print(f"{updated.ref}: {before.status.value} -> {updated.status.value}")
 
 
 audit = typer.Typer(help="The append-only audit log of every recorded change.", no_args_is_help=True)

@@ -1,38 +1,62 @@
-"""Projects: a folder with assay.yaml bound to its stores, and every lifecycle step on it."""
+"""Projects: a folder with assay.yaml bound to its stores, and every lifecycle step on it.
+
+Names are imported on first use (PEP 562): `assay models list` needs the metadata store but not
+scikit-learn, and should not pay for importing it.
+"""
 
 from __future__ import annotations
 
-from assay.project.demo import DemoResult, create_demo_project, run_demo
-from assay.project.init_spec import render_init_spec, write_init_spec
-from assay.project.lineage import ArtifactFinding, Lineage, lineage, verify_artifacts
-from assay.project.pipeline import IngestResult, TrainResult, evaluate, ingest, train_project, validate
-from assay.project.reporter import ListReporter, NullReporter, Reporter
-from assay.project.reproduce import Reproduction, reproduce
-from assay.project.settings import Settings
-from assay.project.workspace import ModelRef, Project
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "ArtifactFinding",
-    "DemoResult",
-    "IngestResult",
-    "Lineage",
-    "ListReporter",
-    "ModelRef",
-    "NullReporter",
-    "Project",
-    "Reporter",
-    "Reproduction",
-    "Settings",
-    "TrainResult",
-    "create_demo_project",
-    "evaluate",
-    "ingest",
-    "lineage",
-    "render_init_spec",
-    "reproduce",
-    "run_demo",
-    "train_project",
-    "validate",
-    "verify_artifacts",
-    "write_init_spec",
-]
+_EXPORTS = {
+    "DemoResult": "demo",
+    "create_demo_project": "demo",
+    "run_demo": "demo",
+    "render_init_spec": "init_spec",
+    "write_init_spec": "init_spec",
+    "ArtifactFinding": "lineage",
+    "Lineage": "lineage",
+    "lineage": "lineage",
+    "verify_artifacts": "lineage",
+    "move_alias": "models",
+    "remove_alias": "models",
+    "set_status": "models",
+    "IngestResult": "pipeline",
+    "TrainResult": "pipeline",
+    "evaluate": "pipeline",
+    "ingest": "pipeline",
+    "train_project": "pipeline",
+    "validate": "pipeline",
+    "ListReporter": "reporter",
+    "NullReporter": "reporter",
+    "Reporter": "reporter",
+    "Reproduction": "reproduce",
+    "reproduce": "reproduce",
+    "Settings": "settings",
+    "ModelRef": "workspace",
+    "Project": "workspace",
+}
+
+if TYPE_CHECKING:
+    from assay.project.demo import DemoResult, create_demo_project, run_demo
+    from assay.project.init_spec import render_init_spec, write_init_spec
+    from assay.project.lineage import ArtifactFinding, Lineage, lineage, verify_artifacts
+    from assay.project.models import move_alias, remove_alias, set_status
+    from assay.project.pipeline import IngestResult, TrainResult, evaluate, ingest, train_project, validate
+    from assay.project.reporter import ListReporter, NullReporter, Reporter
+    from assay.project.reproduce import Reproduction, reproduce
+    from assay.project.settings import Settings
+    from assay.project.workspace import ModelRef, Project
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assay.project' has no attribute {name!r}")
+    value = getattr(import_module(f"assay.project.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted(_EXPORTS)

@@ -47,8 +47,9 @@ class DemoResult:
     result: TrainResult
 
 
-def create_demo_project(directory: Path, *, rows: int = DEMO_ROWS, seed: int = DEMO_SEED) -> Path:
+def create_demo_project(directory: Path | str, *, rows: int = DEMO_ROWS, seed: int = DEMO_SEED) -> Path:
     """Copy the example spec into `directory` and generate its data (deterministic for a seed)."""
+    directory = Path(directory)
     source = example_dir("credit")
     directory.mkdir(parents=True, exist_ok=True)
     target_spec = directory / SPEC_FILENAME
@@ -65,7 +66,7 @@ def create_demo_project(directory: Path, *, rows: int = DEMO_ROWS, seed: int = D
 
 
 def run_demo(
-    directory: Path,
+    directory: Path | str,
     *,
     settings: Settings | None = None,
     reporter: Reporter | None = None,
@@ -74,6 +75,7 @@ def run_demo(
 ) -> DemoResult:
     """Create the demo project in `directory` and run ingest → validate → split → train → evaluate → register."""
     reporter = reporter or NullReporter()
+    directory = Path(directory)
     with reporter.stage("generate data"):
         data_path = create_demo_project(directory, rows=rows, seed=seed)
     with Project.open(directory, settings=settings) as project:

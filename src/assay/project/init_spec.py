@@ -137,7 +137,7 @@ def write_init_spec(text: str, project_dir: Path, *, overwrite: bool) -> Path:
     project_dir.mkdir(parents=True, exist_ok=True)
     path = project_dir / SPEC_FILENAME
     if path.exists() and not overwrite:
-        raise SpecError(f"{path} already exists", hint="pass --force to replace it, or --dir to write elsewhere")
+        raise SpecError(f"{path} already exists", hint="pass --force to replace it, or `assay -C OTHER_DIR init ...` to write elsewhere")
     temporary = path.with_suffix(".yaml.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)

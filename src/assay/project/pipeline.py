@@ -20,7 +20,7 @@ from assay.project.workspace import Project
 from assay.registry.records import DatasetVersion, ModelStatus, ModelVersion, Run, RunStatus
 from assay.spec.loader import spec_sha256
 from assay.spec.model import Spec
-from assay.training.environment import capture_environment
+from assay.training.environment import capture_environment, factory_source
 from assay.training.trainer import TrainedModel, predictions_to_bytes, train
 
 
@@ -145,7 +145,11 @@ def train_project(
 
     spec_info = project.artifacts.put_bytes(spec_text.encode("utf-8"))
     split_info = project.artifacts.put_bytes(manifest.to_json_bytes())
-    environment = capture_environment(project.root, extra_packages=_factory_packages(spec))
+    environment = capture_environment(project.root, extra_packages=factory_packages(spec))
+    recorded_artifacts = {"spec": spec_info.sha256, "split": split_info.sha256, "dataset": dataset.snapshot_sha256}
+    source = factory_source(spec.model.factory, project.root)
+    if source is not None:
+        recorded_artifacts["factory_source"] = project.artifacts.put_file(source).sha256
     run = Run(
         id=project.new_id(),
         project=spec.project,
@@ -156,7 +160,7 @@ def train_project(
         environment=environment,
         params={"model": spec.model.model_dump(mode="json"), "split": spec.split.model_dump(mode="json")},
         metrics={},
-        artifacts={"spec": spec_info.sha256, "split": split_info.sha256, "dataset": dataset.snapshot_sha256},
+        artifacts=recorded_artifacts,
         started_at=project.clock.now(),
         finished_at=None,
         created_by=project.actor,
@@ -218,7 +222,8 @@ def train_project(
     return TrainResult(dataset, finished, model, manifest.sizes(), manifest.warnings, timings)
 
 
-def _factory_packages(spec: Spec) -> tuple[str, ...]:
+def factory_packages(spec: Spec) -> tuple[str, ...]:
+    """Top-level packages named by the spec's model (recorded with the environment)."""
     if spec.model.factory is None:
         return ()
     return (spec.model.factory.split(":", 1)[0].split(".", 1)[0],)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,12 +12,14 @@ import numpy as np
 from assay.data.source import SourceRef, hash_source
 from assay.errors import ArtifactError, AssayError, DataError
 from assay.leakage.split import SplitManifest
-from assay.project.pipeline import load_dataset_frame, make_split
+from assay.project.pipeline import factory_packages, load_dataset_frame, make_split
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import ModelRef, Project
 from assay.spec.loader import parse_spec
-from assay.training.environment import capture_environment, diff_code, diff_environments
-from assay.training.trainer import predictions_from_bytes, train
+from assay.spec.model import Spec
+from assay.training.environment import capture_environment, diff_code, diff_environments, factory_source
+from assay.training.signature import to_model_frame
+from assay.training.trainer import load_model, predictions_from_bytes, seeded, train
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +64,9 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
     model = project.resolve_model(ref)
     run = project.metadata.get_run(model.run_id)
     dataset = project.metadata.get_dataset(run.dataset_version_id)
-    environment = capture_environment(project.root)
-    env_changes = tuple(diff_environments(run.environment, environment))
-    code_changes = tuple(diff_code(run.environment, environment))
     data_notes: list[str] = []
+    env_changes: tuple[str, ...] = ()
+    code_changes: tuple[str, ...] = ()
 
     def failed(*why: str) -> Reproduction:
         return Reproduction(
@@ -86,6 +88,9 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
             spec = parse_spec(spec_text, source=f"spec snapshot of {run.id}")
         except AssayError as exc:
             return failed(f"spec: the recorded spec snapshot cannot be used: {_first_line(exc)}")
+        environment = capture_environment(project.root, extra_packages=factory_packages(spec))
+        env_changes = tuple(diff_environments(run.environment, environment))
+        code_changes = (*diff_code(run.environment, environment), *_factory_changes(project, spec, run.artifacts))
         try:
             frame = load_dataset_frame(project, dataset)
         except ArtifactError as exc:
@@ -108,25 +113,41 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
                 "(the split code or its libraries changed); the recorded manifest is used"
             )
     with reporter.stage("retrain"):
-        trained = train(frame, recorded_manifest, spec, project_dir=project.root)
+        try:
+            trained = train(frame, recorded_manifest, spec, project_dir=project.root)
+        except AssayError as exc:
+            return failed(f"training: retraining from the record failed: {_first_line(exc)}")
+    with reporter.stage("check the registered artifact"):
+        try:
+            registered = load_model(
+                model.flavor,
+                project.artifacts.get_bytes(model.artifact_sha256),
+                signature=model.signature,
+                trusted_modules=tuple(run.params.get("resolved", {}).get("trusted_modules", ())),
+                project_dir=project.root,
+            )
+            test_rows = to_model_frame(frame[recorded_manifest.indices["test"]], model.signature)
+            with seeded(spec.seed, spec.model.threads):
+                served = registered.predict(test_rows)
+        except AssayError as exc:
+            return failed(f"artifact: the registered model {model.ref} cannot be loaded: {_first_line(exc)}")
+    served_difference = _compare("artifact", "the registered artifact", served, recorded_test)
+    if served_difference:
+        differences.append(served_difference)
     rebuilt_test = trained.predictions["test"]
     artifact_identical = _sha(trained.artifact) == model.artifact_sha256
-    if rebuilt_test.shape != recorded_test.shape:
-        predictions_identical, max_diff = False, None
-        differences.append(f"predictions: shape {rebuilt_test.shape} differs from recorded {recorded_test.shape}")
-    else:
-        predictions_identical = bool(np.array_equal(rebuilt_test, recorded_test))
-        max_diff = float(np.max(np.abs(rebuilt_test - recorded_test))) if rebuilt_test.size else 0.0
-        if not predictions_identical:
-            changed = int(np.sum(np.any(rebuilt_test != recorded_test, axis=-1) if rebuilt_test.ndim > 1 else rebuilt_test != recorded_test))
-            differences.append(
-                f"predictions: {changed} of {len(rebuilt_test)} test rows differ (largest difference {max_diff:.3g})"
-            )
+    rebuilt_difference = _compare("predictions", "the rebuilt model", rebuilt_test, recorded_test)
+    predictions_identical = rebuilt_difference is None
+    max_diff = (
+        float(np.max(np.abs(rebuilt_test - recorded_test))) if rebuilt_test.shape == recorded_test.shape and rebuilt_test.size else None
+    )
+    if rebuilt_difference:
+        differences.append(rebuilt_difference)
     if not artifact_identical:
         differences.append(
             f"artifact: the rebuilt model's bytes differ from the registered artifact {model.artifact_sha256[:12]}"
         )
-    ok = predictions_identical and not any(d.startswith("split") for d in differences)
+    ok = predictions_identical and served_difference is None and not any(d.startswith("split") for d in differences)
     return Reproduction(
         model=model.ref,
         run_id=run.id,
@@ -140,6 +161,31 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
         code_changes=code_changes,
         data_notes=tuple(data_notes),
     )
+
+
+def _compare(kind: str, what: str, got: np.ndarray, recorded: np.ndarray) -> str | None:
+    """None when identical; otherwise one line saying how many test rows differ and by how much."""
+    if got.shape != recorded.shape:
+        return f"{kind}: {what} gives predictions of shape {got.shape}, the record has {recorded.shape}"
+    if np.array_equal(got, recorded):
+        return None
+    differs = got != recorded
+    rows = int(np.sum(np.any(differs, axis=-1) if got.ndim > 1 else differs))
+    largest = float(np.max(np.abs(got - recorded)))
+    return f"{kind}: {rows} of {len(got)} test predictions of {what} differ from the record (largest difference {largest:.3g})"
+
+
+def _factory_changes(project: Project, spec: Spec, artifacts: Mapping[str, str]) -> list[str]:
+    recorded = artifacts.get("factory_source")
+    source = factory_source(spec.model.factory, project.root)
+    if recorded is None:
+        return []
+    if source is None:
+        return [f"model.factory {spec.model.factory}: its source file is no longer found"]
+    current = _sha(source.read_bytes())
+    if current != recorded:
+        return [f"model.factory source {source.name} changed since the run ({recorded[:12]} -> {current[:12]})"]
+    return []
 
 
 def _sha(data: bytes) -> str:

@@ -51,7 +51,7 @@ class ColumnSchema(_Model):
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(at("min", f"min ({self.min}) is greater than max ({self.max})"))
         if self.allowed is not None and self.type not in ("category", "string", "bool", "int"):
-            raise ValueError(at("allowed", f"'allowed' applies to category/string columns, not {self.type}"))
+            raise ValueError(at("allowed", f"'allowed' applies to category, string, int and bool columns, not {self.type}"))
         if self.format is not None and self.type not in ("date", "datetime"):
             raise ValueError(at("format", f"'format' applies to date/datetime columns, not {self.type}"))
         if (self.min is not None or self.max is not None) and self.type not in (
@@ -66,6 +66,12 @@ class DataSchema(_Model):
     columns: dict[str, ColumnSchema] = Field(description="Expected columns, by name.")
     min_rows: int | None = Field(1, ge=0, description="Fewest rows a batch may have.")
     max_rows: int | None = Field(None, ge=1, description="Most rows a batch may have.")
+
+    @model_validator(mode="after")
+    def _check_rows(self) -> DataSchema:
+        if self.min_rows is not None and self.max_rows is not None and self.max_rows < self.min_rows:
+            raise ValueError(at("max_rows", f"max_rows ({self.max_rows}) is below min_rows ({self.min_rows})"))
+        return self
 
 
 class DataSpec(_Model):
@@ -164,7 +170,9 @@ class ModelSpec(_Model):
 
 
 class EvaluationSpec(_Model):
-    metrics: list[str] | None = Field(None, description="Metrics to compute (default: all for the task).")
+    metrics: list[str] | None = Field(
+        None, min_length=1, description="Metrics to compute (default: all for the task); the primary is always added."
+    )
     primary: str | None = Field(None, description="The headline metric (default: roc_auc or rmse).")
 
 
@@ -211,8 +219,11 @@ class Spec(_Model):
 
     @property
     def metrics(self) -> tuple[str, ...]:
+        """The metrics to compute: the declared ones (or all for the task), the primary always first."""
         default = CLASSIFICATION_METRICS if self.model.task == "classification" else REGRESSION_METRICS
-        return tuple(self.evaluation.metrics or default)
+        chosen = self.evaluation.metrics if self.evaluation.metrics is not None else default
+        primary = self.primary_metric
+        return (primary, *(m for m in chosen if m != primary))
 
     @property
     def primary_metric(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import platform
 import subprocess
 import sys
@@ -88,4 +89,25 @@ def diff_code(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[s
     return changes
 
 
-__all__ = ["TRACKED_PACKAGES", "capture_environment", "diff_code", "diff_environments"]
+
+
+def factory_source(factory: str | None, project_dir: Path) -> Path | None:
+    """The source file of a `module:function` model factory, if it is a plain Python file."""
+    if not factory:
+        return None
+    module_name = factory.split(":", 1)[0]
+    candidate = project_dir.joinpath(*module_name.split(".")).with_suffix(".py")
+    if candidate.is_file():
+        return candidate
+    package_init = project_dir.joinpath(*module_name.split("."), "__init__.py")
+    if package_init.is_file():
+        return package_init
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    origin = found.origin if found is not None else None
+    return Path(origin) if origin and origin.endswith(".py") else None
+
+
+__all__ = ["TRACKED_PACKAGES", "capture_environment", "diff_code", "diff_environments", "factory_source"]

@@ -107,11 +107,9 @@ def train(frame: pl.DataFrame, manifest: SplitManifest, spec: Spec, *, project_d
         fitted = flavor.fit(request)
         fit_seconds = time.perf_counter() - started
         artifact = flavor.dumps(fitted, signature=signature)
-        trusted = tuple(fitted.resolved.get("trusted_modules", ()))
-        with project_on_path(project_dir):
-            loaded = flavor.loads(artifact, signature=signature, trusted_modules=trusted)
-        # Predictions come from the saved artifact, not the in-memory object: what is recorded
-        # is exactly what a later load of the artifact will answer.
+        # Predictions come from the fitted object; `assay reproduce` loads the stored artifact and
+        # checks that it answers exactly these predictions (see docs/decisions/0007).
+        loaded = flavor.as_loaded(fitted, signature=signature)
         predictions = {
             name: loaded.predict(X_all.iloc[manifest.indices[name]].reset_index(drop=True))
             for name in EVALUATED_SPLITS

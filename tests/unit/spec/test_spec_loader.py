@@ -158,10 +158,19 @@ def test_stratified_split_is_refused_for_regression() -> None:
 def test_regression_metrics_are_valid_for_regression() -> None:
     regression = BASE.replace("  name: m\n", "  name: m\n  task: regression\n")
     spec = parse_spec(regression + "evaluation:\n  metrics: [rmse, mae]\n  primary: mae\n")
-    assert spec.metrics == ("rmse", "mae")
+    assert spec.metrics == ("mae", "rmse")  # the primary always comes first
     assert spec.primary_metric == "mae"
     assert parse_spec(regression).metrics == REGRESSION_METRICS
     assert parse_spec(regression).primary_metric == "rmse"
+
+
+def test_primary_metric_is_computed_even_when_not_listed() -> None:
+    spec = parse_spec(BASE + "evaluation:\n  metrics: [accuracy]\n")
+    assert spec.metrics == ("roc_auc", "accuracy")
+
+
+def test_empty_metric_list_is_refused() -> None:
+    assert "evaluation.metrics" in _error(BASE + "evaluation:\n  metrics: []\n")
 
 
 def test_sklearn_flavor_refuses_both_estimator_and_factory() -> None:
@@ -217,7 +226,7 @@ def test_column_schema_rules() -> None:
     message = _error(with_column("{type: float, min: 2, max: 1}"))
     assert f"{SOURCE}:8: data.schema.columns.y" in message
     assert "min (2.0) is greater than max (1.0)" in message
-    assert "'allowed' applies to category/string columns, not float" in _error(
+    assert "'allowed' applies to category, string, int and bool columns, not float" in _error(
         with_column("{type: float, allowed: [a]}")
     )
     assert "'min'/'max' apply to int/float columns, not string" in _error(with_column("{type: string, min: 0}"))
@@ -406,7 +415,7 @@ def valid_spec(draw: st.DrawFn) -> Spec:
     if draw(st.booleans()):
         declared = {name: draw(_column_schema()) for name in columns}
         schema: dict[str, Any] = {"columns": declared, "min_rows": draw(st.none() | st.integers(0, 10**6))}
-        schema["max_rows"] = draw(st.none() | st.integers(1, 10**9))
+        schema["max_rows"] = draw(st.none() | st.integers(max(1, schema["min_rows"] or 1), 10**9))
         data["schema"] = schema
     task = draw(st.sampled_from(["classification", "regression"]))
     strategies = ["random"] + (["time"] if time else []) + (["group"] if entity else [])

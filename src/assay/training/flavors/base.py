@@ -51,6 +51,12 @@ class Flavor(Protocol):
         """Serialise to bytes that are identical for identical models where the library allows it."""
 
     def loads(self, data: bytes, *, signature: Mapping[str, Any], trusted_modules: tuple[str, ...]) -> LoadedModel: ...
+    def as_loaded(self, fitted: FittedModel, *, signature: Mapping[str, Any]) -> LoadedModel:
+        """The in-memory fitted model behind the same predict() a loaded artifact offers."""
+
+
+def task_of(signature: Mapping[str, Any]) -> str:
+    return "classification" if signature["output"]["kind"] == "probability" else "regression"
 
 
 def as_probabilities(raw: np.ndarray) -> np.ndarray:
@@ -61,4 +67,4 @@ def as_probabilities(raw: np.ndarray) -> np.ndarray:
     return raw
 
 
-__all__ = ["FitRequest", "FittedModel", "Flavor", "LoadedModel", "as_probabilities"]
+__all__ = ["FitRequest", "FittedModel", "Flavor", "LoadedModel", "as_probabilities", "task_of"]

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from assay.errors import FlavorError
-from assay.training.flavors.base import FitRequest, FittedModel, as_probabilities
+from assay.training.flavors.base import FitRequest, FittedModel, as_probabilities, task_of
 
 FORMAT = "assay.lightgbm/1"
 
@@ -84,9 +84,10 @@ class LightgbmFlavor:
         body = json.loads(data)
         if body.get("format") != FORMAT:
             raise FlavorError(f"not a LightGBM artifact written by Assay (format {body.get('format')!r})")
-        booster = lgb.Booster(model_str=body["model"])
-        task = "classification" if signature["output"]["kind"] == "probability" else "regression"
-        return LightgbmModel(booster, task, body["categories"])
+        return LightgbmModel(lgb.Booster(model_str=body["model"]), task_of(signature), body["categories"])
+
+    def as_loaded(self, fitted: FittedModel, *, signature: Mapping[str, Any]) -> LightgbmModel:
+        return LightgbmModel(fitted.model.booster_, task_of(signature), fitted.resolved["categories"])
 
 
 __all__ = ["LightgbmFlavor", "LightgbmModel", "as_categoricals", "training_categories"]

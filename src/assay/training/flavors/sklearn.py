@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from assay.errors import FlavorError, TrainingError
-from assay.training.flavors.base import FitRequest, FittedModel, as_probabilities
+from assay.training.flavors.base import FitRequest, FittedModel, as_probabilities, task_of
 from assay.training.flavors.skops_format import dumps_canonical, loads_trusted
 from assay.training.preprocessing import wrap_with_preprocessing
 
@@ -44,6 +44,11 @@ def _import_attr(dotted: str, *, what: str) -> Any:
             f"cannot import module {module_name!r} for {what} {dotted!r}: {exc}",
             hint="check the spelling; your own modules must sit beside assay.yaml or be installed",
         ) from exc
+    except Exception as exc:  # user code boundary: any error while importing their module
+        raise FlavorError(
+            f"importing {module_name!r} for {what} {dotted!r} failed: {type(exc).__name__}: {exc}",
+            hint=f"fix the error in {module_name}; run `python -c 'import {module_name}'` beside assay.yaml to see it",
+        ) from exc
     try:
         return getattr(module, attr)
     except AttributeError as exc:
@@ -62,6 +67,10 @@ def _build_estimator(request: FitRequest) -> tuple[Any, dict[str, Any]]:
             estimator = factory(**params)
         except TypeError as exc:
             raise FlavorError(f"model.factory {spec.factory!r} rejected the params: {exc}") from exc
+        except Exception as exc:  # user code boundary
+            raise FlavorError(
+                f"model.factory {spec.factory!r} failed: {type(exc).__name__}: {exc}", hint="fix the factory function"
+            ) from exc
         resolved = {"factory": spec.factory, "params": params, "preprocessing": {"strategy": "user"}}
         return estimator, resolved
     assert spec.estimator is not None
@@ -125,16 +134,21 @@ class SklearnFlavor:
                 estimator.fit(request.X, request.y)
             except (ValueError, TypeError) as exc:
                 raise TrainingError(f"fitting {type(estimator).__name__} failed: {exc}") from exc
-        if spec_factory := request.model.factory:
-            resolved["trusted_modules"] = [spec_factory.split(":", 1)[0].split(".", 1)[0]]
+        named = request.model.factory or request.model.estimator or ""
+        package = named.split(":", 1)[0].split(".", 1)[0]
+        if package and package != "sklearn":
+            # The user named this package in the spec: its types may appear in the artifact.
+            resolved["trusted_modules"] = [package]
         return FittedModel(self.name, estimator, resolved)
 
     def dumps(self, fitted: FittedModel, *, signature: Mapping[str, Any]) -> bytes:
         return dumps_canonical(fitted.model)
 
     def loads(self, data: bytes, *, signature: Mapping[str, Any], trusted_modules: tuple[str, ...]) -> SklearnModel:
-        model = loads_trusted(data, trusted_modules=trusted_modules)
-        return SklearnModel(model, "classification" if signature["output"]["kind"] == "probability" else "regression")
+        return SklearnModel(loads_trusted(data, trusted_modules=trusted_modules), task_of(signature))
+
+    def as_loaded(self, fitted: FittedModel, *, signature: Mapping[str, Any]) -> SklearnModel:
+        return SklearnModel(fitted.model, task_of(signature))
 
 
 __all__ = ["SklearnFlavor", "SklearnModel", "project_on_path"]

@@ -8,7 +8,7 @@ timestamps, which makes the artifact a pure function of the model (see docs/deci
 from __future__ import annotations
 
 import io
-import json
+import re
 import zipfile
 from typing import Any
 
@@ -25,28 +25,27 @@ SAFE_TYPES = frozenset({"functools.partial"})
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def _renumber(node: Any, ids: dict[int, int]) -> None:
-    if isinstance(node, dict):
-        if "__id__" in node:
-            node["__id__"] = ids.setdefault(node["__id__"], len(ids) + 1)
-        for value in node.values():
-            _renumber(value, ids)
-        file_name = node.get("file")
-        if isinstance(file_name, str) and file_name.split(".", 1)[0].isdigit():
-            stem, ext = file_name.split(".", 1)
-            node["file"] = f"{ids.setdefault(int(stem), len(ids) + 1)}.{ext}"
-    elif isinstance(node, list):
-        for value in node:
-            _renumber(value, ids)
+_ID_OR_FILE = re.compile(r'"__id__": (\d+)|"file": "(\d+)\.npy"')
+
+
+def _renumber(schema_text: str) -> tuple[str, dict[int, int]]:
+    """Replace object ids (in `__id__` fields and array file names) by 1, 2, 3... in order of
+    first appearance. JSON escapes quotes inside strings, so the pattern only matches real keys."""
+    ids: dict[int, int] = {}
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) is not None:
+            return f'"__id__": {ids.setdefault(int(match.group(1)), len(ids) + 1)}'
+        return f'"file": "{ids.setdefault(int(match.group(2)), len(ids) + 1)}.npy"'
+
+    return _ID_OR_FILE.sub(replace, schema_text), ids
 
 
 def dumps_canonical(obj: Any) -> bytes:
     """skops bytes with object ids renumbered and timestamps fixed: identical models, identical bytes."""
-    raw = sio.dumps(obj)
+    raw = sio.dumps(obj, compression=zipfile.ZIP_STORED)
     with zipfile.ZipFile(io.BytesIO(raw)) as source:
-        schema = json.loads(source.read("schema.json"))
-        ids: dict[int, int] = {}
-        _renumber(schema, ids)
+        schema, ids = _renumber(source.read("schema.json").decode("utf-8"))
         files: dict[str, bytes] = {}
         for info in source.infolist():
             if info.filename == "schema.json":
@@ -56,11 +55,11 @@ def dumps_canonical(obj: Any) -> bytes:
             files[name] = source.read(info)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as target:
-        for name, payload in [("schema.json", json.dumps(schema, separators=(",", ":")).encode()), *sorted(files.items())]:
+        for name, payload in [("schema.json", schema.encode("utf-8")), *sorted(files.items())]:
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            target.writestr(info, payload)
+            target.writestr(info, payload, compresslevel=1)
     return out.getvalue()
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from assay.errors import FlavorError
-from assay.training.flavors.base import FitRequest, FittedModel, as_probabilities
+from assay.training.flavors.base import FitRequest, FittedModel, as_probabilities, task_of
 from assay.training.flavors.lightgbm import as_categoricals, training_categories
 
 FORMAT = "assay.xgboost/1"
@@ -73,8 +73,10 @@ class XgboostFlavor:
             raise FlavorError(f"not an XGBoost artifact written by Assay (format {body.get('format')!r})")
         booster = xgb.Booster()
         booster.load_model(bytearray(body["model"].encode()))
-        task = "classification" if signature["output"]["kind"] == "probability" else "regression"
-        return XgboostModel(booster, task, body["categories"])
+        return XgboostModel(booster, task_of(signature), body["categories"])
+
+    def as_loaded(self, fitted: FittedModel, *, signature: Mapping[str, Any]) -> XgboostModel:
+        return XgboostModel(fitted.model.get_booster(), task_of(signature), fitted.resolved["categories"])
 
 
 __all__ = ["XgboostFlavor", "XgboostModel"]

@@ -1,0 +1,53 @@
+"""Changes to registered models: aliases and lifecycle status, each audit-logged with actor and reason."""
+
+from __future__ import annotations
+
+import re
+
+from assay.errors import NotFoundError, RegistryError
+from assay.project.workspace import ModelRef, Project
+from assay.registry.records import AliasChange, ModelStatus, ModelVersion
+
+_ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_alias_name(alias: str) -> str:
+    if not _ALIAS.match(alias):
+        raise RegistryError(
+            f"{alias!r} is not a valid alias name",
+            hint="use letters, digits, '-', '_' or '.', starting with a letter or digit (e.g. production, eu-west)",
+        )
+    return alias
+
+
+def move_alias(project: Project, ref: str | ModelRef, alias: str, *, reason: str = "") -> AliasChange:
+    """Point `alias` at the model version `ref` resolves to."""
+    model = project.resolve_model(ref)
+    return project.metadata.set_alias(
+        model.name, check_alias_name(alias), model.version, actor=project.actor, reason=reason, at=project.clock.now()
+    )
+
+
+def remove_alias(project: Project, name: str, alias: str, *, reason: str = "") -> AliasChange:
+    if project.metadata.get_alias(name, alias) is None:
+        raise NotFoundError("alias", f"{name}@{alias}", hint=f"run `assay models list --name {name}` to see its aliases")
+    return project.metadata.set_alias(name, alias, None, actor=project.actor, reason=reason, at=project.clock.now())
+
+
+def set_status(project: Project, ref: str | ModelRef, status: ModelStatus | str, *, reason: str = "") -> ModelVersion:
+    try:
+        wanted = ModelStatus(status)
+    except ValueError:
+        choices = ", ".join(s.value for s in ModelStatus)
+        raise RegistryError(f"{status!r} is not a model status", hint=f"choose one of {choices}") from None
+    model = project.resolve_model(ref)
+    return project.metadata.set_model_status(
+        model.name, model.version, wanted, actor=project.actor, reason=reason, at=project.clock.now()
+    )
+
+
+def aliases_of(project: Project, model: ModelVersion) -> list[str]:
+    return sorted(a for a, v in project.metadata.list_aliases(model.name).items() if v == model.version)
+
+
+__all__ = ["aliases_of", "check_alias_name", "move_alias", "remove_alias", "set_status"]
