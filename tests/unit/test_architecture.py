@@ -68,7 +68,8 @@ def test_public_api_is_exactly_the_curated_names() -> None:
             "AssayError", "Clock", "DatasetVersion", "FixedClock", "IngestResult", "Lineage", "ModelRef",
             "ModelStatus", "ModelVersion", "Project", "Reproduction", "Run", "RunStatus", "Settings", "Spec",
             "SystemClock", "TrainResult", "__version__", "create_demo_project", "ingest", "lineage",
-            "load_spec", "parse_spec", "render_init_spec", "reproduce", "run_demo", "train_project",
+            "load_spec", "move_alias", "parse_spec", "remove_alias", "render_init_spec", "reproduce",
+            "run_demo", "set_status", "train_project",
             "validate", "verify_artifacts", "write_init_spec",
         ]
     )
