@@ -18,7 +18,6 @@ from assay.leakage.split import SplitManifest, split_dataset
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import Project
 from assay.registry.records import DatasetVersion, ModelStatus, ModelVersion, Run, RunStatus
-from assay.spec.loader import spec_sha256
 from assay.spec.model import Spec
 from assay.training.environment import capture_environment, factory_source
 from assay.training.trainer import TrainedModel, predictions_to_bytes, train
