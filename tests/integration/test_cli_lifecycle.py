@@ -107,6 +107,8 @@ def test_altered_snapshot_fails_reproduce_and_verify(demo_dir: Path, tmp_path: P
     result = json.loads(out)
     assert result["ok"] is False
     assert any(d.startswith("data:") and dataset["id"] in d for d in result["differences"])
+    assert dataset["source_uri"] == "data/applications.csv"  # recorded relative: the copy finds its own source
+    assert result["data_notes"] == []
 
     code, out, _ = cli(capsys, "-C", str(project_dir), "artifacts", "verify", "--json")
     assert code == 6

@@ -11,6 +11,8 @@ from typing import Literal
 
 import fsspec
 import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from assay.errors import DataSourceError
 
@@ -85,6 +87,44 @@ def _locate_csv_problem(uri: str) -> str:
     return ""
 
 
+def _read_csv_text(raw: bytes, uri: str) -> pl.DataFrame:
+    """Every column as text, and any row whose field count differs from the header's (too many
+    or too few) is an error naming its line: a short row must not quietly become nulls."""
+    header_line = raw.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
+    names = next(csv.reader([header_line]), [])
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise DataSourceError(
+            f"{uri} has duplicated column name(s) in its header: {', '.join(map(repr, duplicated))}",
+            hint="give every column a distinct name",
+        )
+    malformed: list[pacsv.InvalidRow] = []
+
+    def on_malformed(row: pacsv.InvalidRow) -> str:
+        malformed.append(row)
+        return "skip"
+
+    table = pacsv.read_csv(
+        io.BytesIO(raw),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_malformed, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            null_values=[""],  # "NA" is a value (North America), not a missing one
+            strings_can_be_null=True,
+        ),
+    )
+    if malformed:
+        first = malformed[0]
+        where = _locate_csv_problem(uri) or (
+            f"a row has {first.actual_columns} fields but the header has {first.expected_columns}: {first.text[:80]!r}"
+        )
+        raise DataSourceError(
+            f"cannot read {uri} as csv: {where} ({len(malformed)} malformed row(s) in all)",
+            hint="fix or re-export those rows (quote fields that contain commas), then run the command again",
+        )
+    return pl.from_arrow(table)  # type: ignore[return-value]
+
+
 def read_source(ref: SourceRef, *, as_text: bool = False) -> pl.DataFrame:
     """Read the whole source. With `as_text`, CSV columns stay strings (types are checked by the schema)."""
     hash_source(ref)  # existence and readability, with a clear error
@@ -99,16 +139,15 @@ def read_source(ref: SourceRef, *, as_text: bool = False) -> pl.DataFrame:
                 raise DataSourceError(
                     f"data source {ref.uri} is empty", hint="export the data again; the file has no header and no rows"
                 )
-            frame = pl.read_csv(
-                io.BytesIO(raw),
-                infer_schema=not as_text,
-                infer_schema_length=10_000,
-                try_parse_dates=not as_text,
-                raise_if_empty=True,
-            )
+            if as_text:
+                frame = _read_csv_text(raw, ref.uri)
+            else:
+                frame = pl.read_csv(
+                    io.BytesIO(raw), infer_schema_length=10_000, try_parse_dates=True, raise_if_empty=True
+                )
     except DataSourceError:
         raise
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError) as exc:
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError, pa.ArrowInvalid) as exc:
         where = _locate_csv_problem(ref.uri) if ref.format == "csv" else ""
         detail = where or str(exc).splitlines()[0]
         raise DataSourceError(

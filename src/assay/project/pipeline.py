@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +84,7 @@ def ingest(project: Project, *, spec: Spec | None = None, reporter: Reporter | N
     dataset = DatasetVersion(
         id=prepared.version_id,
         name=prepared.name,
-        source_uri=uri_for_display(prepared.source.uri),
+        source_uri=recorded_source(prepared.source.uri, project.root),
         content_hash=prepared.content_hash,
         snapshot_sha256=info.sha256,
         row_count=prepared.frame.height,
@@ -95,6 +96,17 @@ def ingest(project: Project, *, spec: Spec | None = None, reporter: Reporter | N
     )
     stored, created = project.metadata.add_dataset(dataset)
     return IngestResult(stored, created, prepared.report)
+
+
+def recorded_source(uri: str, root: Path) -> str:
+    """How a source is recorded: relative to the project when it lies inside it (so a moved or
+    cloned project still finds it), otherwise as given, with any password removed."""
+    if "://" not in uri:
+        try:
+            return Path(uri).relative_to(root).as_posix()
+        except ValueError:
+            return uri
+    return uri_for_display(uri)
 
 
 def load_dataset_frame(project: Project, dataset: DatasetVersion) -> pl.DataFrame:

@@ -193,3 +193,25 @@ def test_hash_source_is_sha256_of_the_bytes(tmp_path: Path) -> None:
 )
 def test_uri_for_display_hides_credentials(uri: str, shown: str) -> None:
     assert uri_for_display(uri) == shown
+
+
+def test_short_row_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text("a,b,y\n1,2,0\n3,4\n5,6,1\n")
+    with pytest.raises(DataSourceError, match=r"line 3 has 2 fields but the header has 3"):
+        read_source(SourceRef(str(path), "csv"), as_text=True)
+
+
+def test_na_is_a_value_not_a_missing_one(tmp_path: Path) -> None:
+    path = tmp_path / "regions.csv"
+    path.write_text('region,note,y\nNA,"has, comma",1\nEU,,0\n')
+    frame = read_source(SourceRef(str(path), "csv"), as_text=True)
+    assert frame.get_column("region").to_list() == ["NA", "EU"]
+    assert frame.get_column("note").to_list() == ["has, comma", None]
+
+
+def test_duplicated_header_names_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text("a,a,y\n1,2,0\n")
+    with pytest.raises(DataSourceError, match="duplicated column name"):
+        read_source(SourceRef(str(path), "csv"), as_text=True)
