@@ -13,10 +13,11 @@ import pytest
 
 from assay.cli.main import run
 from assay.project import Project, Settings
+from assay.project.demo import DEMO_ROWS
 
 pytestmark = pytest.mark.slow
 
-ROWS = 8000
+ROWS = DEMO_ROWS  # the real demo: `assay reproduce` must pass on exactly what users get
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -35,7 +36,7 @@ def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> object:
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("demo") / "project"
-    assert run(["demo", "--dir", str(directory), "--rows", str(ROWS), "--json"]) == 0
+    assert run(["demo", "--dir", str(directory), "--json"]) == 0
     return directory
 
 
