@@ -285,3 +285,15 @@ def test_altered_model_artifact_fails_reproduce(demo_dir: Path, tmp_path: Path, 
     assert code == 1
     result = json.loads(out)
     assert any(d.startswith("artifact:") and "credit-default:1" in d for d in result["differences"])
+
+
+def test_declared_pii_never_reaches_the_snapshot(demo_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dataset = cli_json(capsys, "-C", str(demo_dir), "datasets", "list")[0]  # type: ignore[index]
+    snapshot = next((demo_dir / ".assay" / "artifacts" / "sha256").rglob(dataset["snapshot_sha256"]))
+    stored = pl.read_parquet(snapshot)
+    assert "name" not in stored.columns and "email" not in stored.columns
+    assert dataset["schema"]["not_stored"] == ["email", "name"]
+    assert dataset["columns"] == stored.width == 16
+    raw = b"".join(p.read_bytes() for p in (demo_dir / ".assay" / "artifacts" / "sha256").rglob("*") if p.is_file())
+    first_email = pl.read_csv(demo_dir / "data" / "applications.csv", n_rows=1)["email"][0]
+    assert first_email.encode() not in raw

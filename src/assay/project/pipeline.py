@@ -75,8 +75,11 @@ def ingest(project: Project, *, spec: Spec | None = None, reporter: Reporter | N
         existing = None
     if existing is not None:
         return IngestResult(existing, False, prepared.report)
+    # Declared personal data is checked above but never stored: artifacts are immutable, so PII in
+    # one could never be erased. Nothing downstream needs it (it is never a feature).
+    stored = prepared.frame.drop([c for c in spec.data.pii if c in prepared.frame.columns])
     with reporter.stage("snapshot"):
-        snapshot = write_snapshot(prepared.frame, project.scratch_dir)
+        snapshot = write_snapshot(stored, project.scratch_dir)
         try:
             info = project.artifacts.put_file(snapshot)
         finally:
@@ -87,9 +90,13 @@ def ingest(project: Project, *, spec: Spec | None = None, reporter: Reporter | N
         source_uri=recorded_source(prepared.source.uri, project.root),
         content_hash=prepared.content_hash,
         snapshot_sha256=info.sha256,
-        row_count=prepared.frame.height,
-        column_count=prepared.frame.width,
-        schema={**prepared.schema_dict(), "inferred": prepared.schema_inferred},
+        row_count=stored.height,
+        column_count=stored.width,
+        schema={
+            **prepared.schema_dict(),
+            "inferred": prepared.schema_inferred,
+            "not_stored": sorted(set(prepared.frame.columns) - set(stored.columns)),
+        },
         created_at=project.clock.now(),
         created_by=project.actor,
         checks=prepared.report.summary(),

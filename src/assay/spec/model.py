@@ -82,7 +82,11 @@ class DataSpec(_Model):
     time: str | None = Field(None, description="When each row happened (the prediction time).")
     entity: str | None = Field(None, description="Who a row is about (customer, account): kept in one split.")
     id: str | None = Field(None, description="Unique row id, used in split manifests and outputs.")
-    pii: list[str] = Field(default_factory=list, description="Personal data: never a feature, masked in reports.")
+    pii: list[str] = Field(
+        default_factory=list,
+        description="Personal data: checked on ingest, then left out of dataset snapshots; never a feature, "
+        "masked in reports.",
+    )
     sensitive: list[str] = Field(
         default_factory=list, description="Protected attributes: evaluation only, never features."
     )
@@ -102,6 +106,15 @@ class DataSpec(_Model):
                         raise ValueError(at(group, f"{group} column {column!r} is not in schema.columns"))
         if self.target in (self.time, self.entity, self.id):
             raise ValueError(at("target", f"target {self.target!r} cannot also be the time, entity or id column"))
+        for role, column in roles.items():
+            if column is not None and column in self.pii:
+                raise ValueError(
+                    at(
+                        "pii",
+                        f"{role} column {column!r} is listed as pii; personal data is never stored in dataset "
+                        f"snapshots, so it cannot be the {role}: use a pseudonymous key column instead",
+                    )
+                )
         return self
 
 

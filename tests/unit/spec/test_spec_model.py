@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assay.spec import Spec
+from assay.spec import DataSpec, Spec
 
 _COLUMNS = ["a", "b", "c", "d", "e", "f", "g", "h"]
 
@@ -28,12 +28,16 @@ def _roles(draw: st.DrawFn) -> tuple[Spec, list[str]]:
     available = draw(st.permutations(_COLUMNS))
     target = draw(st.sampled_from(_COLUMNS))
     others = st.sampled_from([c for c in _COLUMNS if c != target])
-    data = {
+    roles = {
         "target": target,
         "time": draw(st.none() | others),
         "entity": draw(st.none() | others),
         "id": draw(st.none() | others),
-        "pii": draw(st.lists(st.sampled_from(_COLUMNS), unique=True, max_size=3)),
+    }
+    not_roles = [c for c in _COLUMNS if c not in roles.values()]  # a role column cannot be PII
+    data = {
+        **roles,
+        "pii": draw(st.lists(st.sampled_from(not_roles), unique=True, max_size=3)) if not_roles else [],
         "sensitive": draw(st.lists(st.sampled_from(_COLUMNS), unique=True, max_size=3)),
     }
     features = {
@@ -104,3 +108,8 @@ def test_spec_is_frozen() -> None:
     spec = _spec({"target": "y"})
     with pytest.raises(ValueError):
         spec.seed = 1  # type: ignore[misc]
+
+
+def test_a_role_column_cannot_be_pii() -> None:
+    with pytest.raises(ValueError, match="pseudonymous key"):
+        DataSpec(source="d.csv", target="y", entity="email", pii=["email"])
