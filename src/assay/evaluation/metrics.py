@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,9 +43,11 @@ def _regression(y: np.ndarray, predicted: np.ndarray, name: str) -> float | None
 
 
 def compute_metrics(task: str, y: np.ndarray, predictions: np.ndarray, names: Sequence[str]) -> dict[str, float | None]:
-    """Each named metric on (y, predictions); None where a metric is undefined for this data."""
+    """Each named metric on (y, predictions); None where a metric is undefined for this data
+    (one class present, a constant target, an infinite percentage error)."""
     compute = _classification if task == "classification" else _regression
-    return {name: compute(y, predictions, name) for name in names}
+    values = {name: compute(y, predictions, name) for name in names}
+    return {name: value if value is None or math.isfinite(value) else None for name, value in values.items()}
 
 
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})

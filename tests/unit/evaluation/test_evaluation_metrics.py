@@ -101,3 +101,9 @@ def test_unknown_metric_is_refused() -> None:
 def test_lower_is_better_covers_the_loss_metrics() -> None:
     assert LOWER_IS_BETTER == {"log_loss", "brier", "rmse", "mae", "mape"}
     assert LOWER_IS_BETTER <= set(CLASSIFICATION_METRICS) | set(REGRESSION_METRICS)
+
+
+def test_non_finite_metrics_are_recorded_as_undefined() -> None:
+    # Squared errors of 1e200 overflow to inf: stored as null, since JSON has no infinity.
+    values = compute_metrics("regression", np.array([0.0, 0.0]), np.array([1e200, 1e200]), ["rmse", "mae"])
+    assert values == {"rmse": None, "mae": 1e200}
