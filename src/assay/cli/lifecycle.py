@@ -125,8 +125,9 @@ def init(
     stdout().print(f"wrote {path}\nreview the lines marked REVIEW, then: assay spec check && assay run")
 
 
-def _render_report(report: ValidationReport, source: str) -> None:
+def _render_report(report: ValidationReport, source: str, *, show_all: bool) -> None:
     out = stdout()
+    shown = report.results if show_all else [r for r in report.results if not r.passed]
     rows = [
         [
             "PASS" if r.passed else ("WARN" if r.severity == "warning" else "FAIL"),
@@ -134,14 +135,22 @@ def _render_report(report: ValidationReport, source: str) -> None:
             r.column or "(batch)",
             r.message + (f" e.g. {', '.join(r.examples)}" if r.examples else ""),
         ]
-        for r in report.results
+        for r in shown
     ]
-    out.print(table(f"checks on {source} ({report.row_count} rows)", ["verdict", "check", "column", "detail"], rows))
+    if rows:
+        out.print(table(f"checks on {source} ({report.row_count} rows)", ["verdict", "check", "column", "detail"], rows))
+    passed = sum(r.passed for r in report.results)
+    if not show_all:
+        out.print(f"{passed} of {len(report.results)} checks passed on {source} ({report.row_count} rows); --all lists every check")
     verdict = "[green]passed[/]" if report.passed else f"[red]failed[/] ({len(report.errors)} failing check(s))"
     out.print(f"validation {verdict}")
 
 
-def validate_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+def validate_command(
+    ctx: typer.Context,
+    show_all: bool = typer.Option(False, "--all", help="List every check, not only the failing ones."),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Check the spec's data source against its schema without recording anything.
 
     Exits 4 when a check fails.
@@ -153,7 +162,7 @@ def validate_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json({"source": prepared.source.uri, "dataset_version": prepared.version_id, **prepared.report.summary(), "results": [r.to_dict() for r in prepared.report.results]})
     else:
-        _render_report(prepared.report, prepared.source.uri)
+        _render_report(prepared.report, prepared.source.uri, show_all=show_all)
     if not prepared.report.passed:
         raise typer.Exit(4)
 

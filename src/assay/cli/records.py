@@ -187,7 +187,7 @@ def datasets_show(ctx: typer.Context, dataset_id: str = typer.Argument(..., help
     out = stdout()
     out.print(key_values({"version": dataset.id, "name": dataset.name, "source": dataset.source_uri, "content sha256": dataset.content_hash, "snapshot sha256": dataset.snapshot_sha256, "rows × columns": f"{dataset.row_count} × {dataset.column_count}", "created": f"{fmt_time(dataset.created_at)} by {dataset.created_by}", "checks": "passed" if dataset.checks.get("passed") else "see --json"}))
     columns = dataset.schema.get("columns", {})
-    out.print(table("schema", ["column", "type", "nullable", "constraints"], [[n, c.get("type"), c.get("nullable", True), ", ".join(f"{k}={v}" for k, v in c.items() if k not in ("type", "nullable"))] for n, c in columns.items()]))
+    out.print(table("schema", ["column", "type", "nullable", "constraints"], [[n, c.get("type"), c.get("nullable", True), ", ".join(f"{k}={v}" for k, v in c.items() if k not in ("type", "nullable") and v not in (None, False, ""))] for n, c in columns.items()]))
 
 
 @runs.command("list")
