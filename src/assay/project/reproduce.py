@@ -11,7 +11,7 @@ import numpy as np
 
 from assay.data.source import SourceRef, hash_source
 from assay.errors import ArtifactError, AssayError, DataError
-from assay.leakage.split import SplitManifest
+from assay.leakage.split import SPLITS, SplitManifest
 from assay.project.pipeline import factory_packages, load_dataset_frame, make_split
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import ModelRef, Project
@@ -107,7 +107,10 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
     with reporter.stage("split"):
         manifest = make_split(frame, dataset, spec)
         differences: list[str] = []
-        if manifest.sha256 != recorded_manifest.sha256:
+        same_rows = all(
+            np.array_equal(manifest.indices[name], recorded_manifest.indices[name]) for name in SPLITS
+        )
+        if not same_rows:
             differences.append(
                 "split: re-splitting the snapshot gave different rows than the recorded manifest "
                 "(the split code or its libraries changed); the recorded manifest is used"
