@@ -103,6 +103,7 @@ def test_lower_is_better_covers_the_loss_metrics() -> None:
     assert LOWER_IS_BETTER <= set(CLASSIFICATION_METRICS) | set(REGRESSION_METRICS)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_non_finite_metrics_are_recorded_as_undefined() -> None:
     # Squared errors of 1e200 overflow to inf: stored as null, since JSON has no infinity.
     values = compute_metrics("regression", np.array([0.0, 0.0]), np.array([1e200, 1e200]), ["rmse", "mae"])
