@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -159,6 +160,10 @@ def test_init_then_run_on_your_own_csv(tmp_path: Path, capsys: pytest.CaptureFix
     assert cli(capsys, "-C", str(project_dir), "spec", "check")[0] == 0
     code, _, err = cli(capsys, "-C", str(project_dir), "init", "--data", str(source), "--target", "churned")
     assert code == 3 and "already exists" in err
+    code, _, err = cli(capsys, "-C", str(project_dir), "run")
+    assert code == 10 and "entity_overlap" in err  # accounts recur over time: a person must decide
+    spec_path = project_dir / "assay.yaml"
+    spec_path.write_text(spec_path.read_text().replace("entity_may_cross: false", "entity_may_cross: true"))
     summary = cli_json(capsys, "-C", str(project_dir), "run")
     assert summary["model"] == "churn-model:1"
     assert "email" not in summary["metrics"]
@@ -297,3 +302,60 @@ def test_declared_pii_never_reaches_the_snapshot(demo_dir: Path, capsys: pytest.
     raw = b"".join(p.read_bytes() for p in (demo_dir / ".assay" / "artifacts" / "sha256").rglob("*") if p.is_file())
     first_email = pl.read_csv(demo_dir / "data" / "applications.csv", n_rows=1)["email"][0]
     assert first_email.encode() not in raw
+
+
+def test_demo_run_records_its_leakage_check(demo_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_record = cli_json(capsys, "-C", str(demo_dir), "runs", "list")[0]  # type: ignore[index]
+    assert "leakage" in run_record["artifacts"]
+    assert run_record["params"]["leakage"]["blocking"] == []
+
+
+def _leaky_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    frame = _own_data(600).with_columns(pl.col("churned").alias("cancel_after_90d"))  # the target, renamed
+    source = tmp_path / "leaky.csv"
+    frame.write_csv(source)
+    project_dir = tmp_path / "leaky"
+    assert cli(capsys, "-C", str(project_dir), "init", "--data", str(source), "--target", "churned", "--time", "signup_date")[0] == 0
+    return project_dir
+
+
+def _with_waivers(spec_text: str, waivers: str) -> str:
+    empty = re.search(r"^  waivers: \[\].*$", spec_text, flags=re.MULTILINE)
+    assert empty is not None, "assay init writes an empty waiver list"
+    return spec_text[: empty.start()] + "  waivers:\n" + waivers + spec_text[empty.end() + 1 :]
+
+
+def test_a_critical_leak_blocks_training_until_waived(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project_dir = _leaky_project(tmp_path, capsys)
+    code, _, err = cli(capsys, "-C", str(project_dir), "run")
+    assert code == 10
+    assert "cancel_after_90d" in err and "waivers:" in err
+    failed = cli_json(capsys, "-C", str(project_dir), "runs", "list")[0]  # type: ignore[index]
+    assert failed["status"] == "failed" and "leakage" in failed["artifacts"]
+    assert cli_json(capsys, "-C", str(project_dir), "models", "list") == []
+    kinds = failed["params"]["leakage"]["blocking"]
+    assert kinds
+
+    waivers = "".join(
+        f"    - kind: {kind}\n      columns: [cancel_after_90d]\n      reason: planted on purpose for this test\n"
+        for kind in sorted(set(kinds))
+    )
+    spec_path = project_dir / "assay.yaml"
+    spec_path.write_text(_with_waivers(spec_path.read_text(), waivers))
+    monkeypatch.setenv("ASSAY_ACTOR", "carol")
+    summary = cli_json(capsys, "-C", str(project_dir), "run")
+    assert summary["model"].endswith(":1")
+    assert {w["kind"] for w in summary["leakage"]["waived"]} == set(kinds)
+    audit = cli_json(capsys, "-C", str(project_dir), "audit", "log", "--subject", summary["run_id"])
+    waived = [e for e in audit if e["action"] == "leakage.waived"]
+    assert waived and all(e["actor"] == "carol" and e["details"]["reason"] == "planted on purpose for this test" for e in waived)
+
+
+def test_unknown_waiver_kind_is_a_spec_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project_dir = _leaky_project(tmp_path, capsys)
+    spec_path = project_dir / "assay.yaml"
+    spec_path.write_text(_with_waivers(spec_path.read_text(), "    - kind: vibes\n      reason: not a real kind at all\n"))
+    code, _, err = cli(capsys, "-C", str(project_dir), "run")
+    assert code == 3 and "vibes" in err

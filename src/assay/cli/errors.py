@@ -7,6 +7,7 @@ from assay.errors import (
     ArtifactIntegrityError,
     AssayError,
     DataError,
+    LeakageError,
     NotFoundError,
     RegistryError,
     ReproductionError,
@@ -18,6 +19,7 @@ from assay.errors import (
 # Most specific first: the first matching class decides.
 EXIT_CODES: tuple[tuple[type[AssayError], int], ...] = (
     (SpecError, 3),
+    (LeakageError, 10),
     (DataError, 4),
     (NotFoundError, 5),
     (ArtifactIntegrityError, 6),

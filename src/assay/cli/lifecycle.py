@@ -35,6 +35,7 @@ def _train_summary(result: TrainResult, project_dir: Path) -> dict[str, Any]:
         "primary_metric": metrics.get("primary"),
         "metrics": {"validation": metrics.get("validation", {}), "test": metrics.get("test", {})},
         "warnings": list(result.warnings),
+        "leakage": dict(result.run.params.get("leakage", {})),
         "evidence": {
             "metadata": str(project_dir / STATE_DIR / "assay.db"),
             "artifacts": str(project_dir / STATE_DIR / "artifacts"),

@@ -124,6 +124,14 @@ def render_init_spec(
         "  preprocessing: auto          # Assay encodes categories and handles missing values",
         "  threads: 1",
         "",
+        "leakage:                       # checked before every training run; critical findings block it",
+        *(
+            ["  entity_may_cross: false      # REVIEW: true if one entity may legitimately be in train and test"]
+            if entity and strategy != "group"
+            else []
+        ),
+        "  waivers: []                  # findings a person accepted: {kind, columns, reason}",
+        "",
         "evaluation:",
         f"  primary: {'roc_auc' if task == 'classification' else 'rmse'}",
     ]

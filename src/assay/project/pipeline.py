@@ -15,13 +15,14 @@ from assay.data.schema import ValidationReport
 from assay.data.source import uri_for_display
 from assay.errors import DataCheckError, NotFoundError
 from assay.evaluation.metrics import compute_metrics
+from assay.leakage.gate import LeakageGate, gate_leakage
 from assay.leakage.split import SplitManifest, split_dataset
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import Project
 from assay.registry.records import DatasetVersion, ModelStatus, ModelVersion, Run, RunStatus
 from assay.spec.model import Spec
 from assay.training.environment import capture_environment, factory_source
-from assay.training.trainer import TrainedModel, predictions_to_bytes, train
+from assay.training.trainer import TrainedModel, model_features, predictions_to_bytes, train
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,20 @@ def train_project(
         created_by=project.actor,
     )
     project.metadata.add_run(run)
+    artifacts = dict(run.artifacts)
+    leakage_summary: dict[str, Any] = {}
     try:
+        with reporter.stage("leakage check"):
+            t0 = time.perf_counter()
+            gate = gate_leakage(frame, manifest, spec, features=model_features(frame, spec))
+            artifacts["leakage"] = project.artifacts.put_bytes(gate.to_json_bytes()).sha256
+            timings["leakage"] = time.perf_counter() - t0
+        leakage_summary = _record_leakage(project, run.id, gate)
+        for finding in gate.report.findings:
+            if finding.severity == "warning" and all(finding is not f for f, _ in gate.waived):
+                reporter.note(f"warning: leakage {finding.kind}: {finding.message}")
+        if gate.blocking:
+            raise gate.blocking_error()
         with reporter.stage("train"):
             t0 = time.perf_counter()
             trained = train(frame, manifest, spec, project_dir=project.root)
@@ -195,7 +209,6 @@ def train_project(
             timings["evaluate"] = time.perf_counter() - t0
         with reporter.stage("register"):
             t0 = time.perf_counter()
-            artifacts = dict(run.artifacts)
             for split, predictions in trained.predictions.items():
                 artifacts[f"predictions.{split}"] = project.artifacts.put_bytes(predictions_to_bytes(predictions)).sha256
             model_info = project.artifacts.put_bytes(trained.artifact)
@@ -212,7 +225,12 @@ def train_project(
                 finished_at=project.clock.now(),
                 metrics=run_metrics,
                 artifacts=artifacts,
-                params={**run.params, "resolved": trained.resolved, "split_details": dict(manifest.details)},
+                params={
+                    **run.params,
+                    "resolved": trained.resolved,
+                    "split_details": dict(manifest.details),
+                    "leakage": leakage_summary,
+                },
             )
             model = project.metadata.register_model(
                 name=spec.model.name,
@@ -233,11 +251,37 @@ def train_project(
             status=RunStatus.FAILED,
             finished_at=project.clock.now(),
             metrics={},
-            artifacts=run.artifacts,
+            artifacts=artifacts,
+            params={**run.params, "leakage": leakage_summary},
             error=f"{type(exc).__name__}: {exc}"[:2000],
         )
         raise
     return TrainResult(dataset, finished, model, manifest.sizes(), manifest.warnings, timings)
+
+
+def _record_leakage(project: Project, run_id: str, gate: LeakageGate) -> dict[str, Any]:
+    """Audit every waived finding (who ran with it, and the reason the spec gives); summarise."""
+    for finding, waiver in gate.waived:
+        project.metadata.append_audit(
+            actor=project.actor,
+            action="leakage.waived",
+            subject=run_id,
+            details={
+                "kind": finding.kind,
+                "severity": finding.severity,
+                "columns": list(finding.columns),
+                "reason": waiver.reason,
+            },
+            at=project.clock.now(),
+        )
+    counts: dict[str, int] = {}
+    for finding in gate.report.findings:
+        counts[finding.severity] = counts.get(finding.severity, 0) + 1
+    return {
+        "findings": counts,
+        "blocking": [f.kind for f in gate.blocking],
+        "waived": [{"kind": f.kind, "columns": list(f.columns), "reason": w.reason} for f, w in gate.waived],
+    }
 
 
 def factory_packages(spec: Spec) -> tuple[str, ...]:

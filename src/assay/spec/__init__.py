@@ -9,9 +9,11 @@ from assay.spec.model import (
     DataSpec,
     EvaluationSpec,
     FeatureSelection,
+    LeakageSpec,
     ModelSpec,
     Spec,
     SplitSpec,
+    Waiver,
 )
 
 __all__ = [
@@ -21,9 +23,11 @@ __all__ = [
     "DataSpec",
     "EvaluationSpec",
     "FeatureSelection",
+    "LeakageSpec",
     "ModelSpec",
     "Spec",
     "SplitSpec",
+    "Waiver",
     "dump_spec",
     "load_spec",
     "parse_spec",

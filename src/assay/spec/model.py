@@ -182,6 +182,34 @@ class ModelSpec(_Model):
         return self
 
 
+class Waiver(_Model):
+    """A person's decision that a leakage finding is acceptable, with the reason on the record."""
+
+    kind: str = Field(description="The finding's kind, as `assay leakage check` prints it.")
+    columns: list[str] = Field(
+        default_factory=list,
+        description="Columns that must all be among the finding's columns (empty: every finding of this kind).",
+    )
+    reason: str = Field(min_length=10, description="Why this is not a leak (kept in the run and the audit log).")
+
+
+class LeakageSpec(_Model):
+    """What the leakage detectors need beyond data.* and which findings a person waived."""
+
+    entity_may_cross: bool = Field(
+        False,
+        description="Whether one entity may legitimately appear in train and test "
+        "(a returning customer under a time split).",
+    )
+    prediction_time: str | None = Field(
+        None, description="Column holding when the prediction is made, where it differs from data.time."
+    )
+    feature_time: dict[str, str] = Field(
+        default_factory=dict, description="feature -> column holding when that feature's value was observed."
+    )
+    waivers: list[Waiver] = Field(default_factory=list, description="Findings a person accepted, with reasons.")
+
+
 class EvaluationSpec(_Model):
     metrics: list[str] | None = Field(
         None, min_length=1, description="Metrics to compute (default: all for the task); the primary is always added."
@@ -199,6 +227,7 @@ class Spec(_Model):
     split: SplitSpec = Field(default_factory=SplitSpec)
     model: ModelSpec
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+    leakage: LeakageSpec = Field(default_factory=LeakageSpec)
 
     @field_validator("project")
     @classmethod

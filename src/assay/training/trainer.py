@@ -69,14 +69,9 @@ def encode_labels(y: pl.Series, task: str) -> tuple[np.ndarray, tuple[Any, ...]]
     return np.asarray([index[v] for v in y.to_list()], dtype=np.int64), classes
 
 
-def train(frame: pl.DataFrame, manifest: SplitManifest, spec: Spec, *, project_dir: Path) -> TrainedModel:
-    """Fit the spec's model on the train split; predict every split. Deterministic for a given input."""
-    data = spec.data
-    if data.target not in frame.columns:
-        raise DataError(
-            f"target column {data.target!r} is not in the data", hint=f"columns are: {', '.join(frame.columns)}"
-        )
-    schema = data.data_schema
+def model_features(frame: pl.DataFrame, spec: Spec) -> list[str]:
+    """The model's input columns for this data: schema columns the spec allows as features."""
+    schema = spec.data.data_schema
     available = [c for c in frame.columns if schema is None or c in schema.columns]
     features = spec.feature_columns(available)
     if spec.model.features.include is not None:
@@ -85,6 +80,18 @@ def train(frame: pl.DataFrame, manifest: SplitManifest, spec: Spec, *, project_d
             raise DataError(f"model.features.include names unknown column(s): {', '.join(unknown)}")
     if not features:
         raise TrainingError("no feature columns are left", hint="check model.features and the pii/sensitive lists")
+    return features
+
+
+def train(frame: pl.DataFrame, manifest: SplitManifest, spec: Spec, *, project_dir: Path) -> TrainedModel:
+    """Fit the spec's model on the train split; predict every split. Deterministic for a given input."""
+    data = spec.data
+    if data.target not in frame.columns:
+        raise DataError(
+            f"target column {data.target!r} is not in the data", hint=f"columns are: {', '.join(frame.columns)}"
+        )
+    schema = data.data_schema
+    features = model_features(frame, spec)
     labels_all, classes = encode_labels(frame.get_column(data.target), spec.model.task)
     train_rows = frame[manifest.indices["train"]]
     signature = build_signature(
@@ -137,4 +144,4 @@ def predictions_from_bytes(data: bytes) -> np.ndarray:
     return np.load(io.BytesIO(data), allow_pickle=False)
 
 
-__all__ = ["TrainedModel", "encode_labels", "load_model", "predictions_from_bytes", "predictions_to_bytes", "seeded", "train"]
+__all__ = ["TrainedModel", "encode_labels", "model_features", "load_model", "predictions_from_bytes", "predictions_to_bytes", "seeded", "train"]

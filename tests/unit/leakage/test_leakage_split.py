@@ -57,7 +57,9 @@ def _assert_partition(manifest: SplitManifest, n: int, dropped: int = 0) -> None
 
 
 def test_public_surface_is_pinned() -> None:
-    assert sorted(assay.leakage.__all__) == ["SPLITS", "SplitManifest", "split_dataset"]
+    assert sorted(assay.leakage.__all__) == [
+        "Declarations", "Finding", "LeakageReport", "SPLITS", "SplitManifest", "check_leakage", "split_dataset",
+    ]
 
 
 @pytest.mark.parametrize("strategy", ["random", "stratified", "group", "time"])
