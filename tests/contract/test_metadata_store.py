@@ -414,3 +414,36 @@ def test_bad_url_raises_store_error_without_password(url: str) -> None:
         SqlMetadataStore.from_url(url)
     assert "s3cret-pw" not in str(info.value)
     assert "ASSAY_DB_URL" in info.value.hint
+
+
+def test_dataset_profile_address_round_trips(store: MetadataStore) -> None:
+    from dataclasses import replace
+
+    with_profile = replace(make_dataset("ds-p"), profile_sha256="f" * 64)
+    stored, created = store.add_dataset(with_profile)
+    assert created and stored.profile_sha256 == "f" * 64
+    assert store.get_dataset("ds-p").profile_sha256 == "f" * 64
+    assert store.add_dataset(make_dataset("ds-q"))[0].profile_sha256 is None
+
+
+def test_upgrading_from_the_first_revision_keeps_recorded_datasets(sql_store: SqlMetadataStore) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from assay.registry._sql_migrate import alembic_config
+
+    with sql_store._engine.begin() as conn:  # noqa: SLF001 - drive Alembic to an old revision
+        command.upgrade(alembic_config(conn), "0001")
+        conn.execute(
+            text(
+                "INSERT INTO datasets (id, name, source_uri, content_hash, snapshot_sha256, row_count, "
+                "column_count, schema, checks, created_at, created_by) VALUES ('ds-old', 'credit', 'x', "
+                "'c', 's', 1, 1, '{}', '{}', :at, 'alice')"
+            ),
+            {"at": T0},
+        )
+    assert not sql_store.is_migrated()
+    sql_store.migrate()
+    assert sql_store.is_migrated()
+    old = sql_store.get_dataset("ds-old")
+    assert old.name == "credit" and old.profile_sha256 is None

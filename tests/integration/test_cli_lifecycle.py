@@ -180,10 +180,10 @@ def test_parquet_source_works(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert summary["split_sizes"]["test"] > 0
 
 
-def _own_data(n: int) -> pl.DataFrame:
+def _own_data(n: int, seed: int = 3) -> pl.DataFrame:
     import numpy as np
 
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     usage = rng.gamma(2.0, 10.0, n)
     plan = rng.choice(["basic", "pro", "team"], n)
     churn = (rng.random(n) < 1 / (1 + np.exp(0.08 * usage - 1))).astype(int)
@@ -359,3 +359,41 @@ def test_unknown_waiver_kind_is_a_spec_error(tmp_path: Path, capsys: pytest.Capt
     spec_path.write_text(_with_waivers(spec_path.read_text(), "    - kind: vibes\n      reason: not a real kind at all\n"))
     code, _, err = cli(capsys, "-C", str(project_dir), "run")
     assert code == 3 and "vibes" in err
+
+
+def _drift_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
+    source = tmp_path / "batch.csv"
+    _own_data(2000, seed=1).write_csv(source)
+    project_dir = tmp_path / "drift"
+    assert cli(capsys, "-C", str(project_dir), "init", "--data", str(source), "--target", "churned")[0] == 0
+    first = cli_json(capsys, "-C", str(project_dir), "ingest")
+    assert first["checks"]["drift"]["reference"] is None  # nothing to compare the first batch with
+    return project_dir, source
+
+
+def test_a_shifted_batch_is_flagged_against_the_previous_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project_dir, source = _drift_project(tmp_path, capsys)
+    same = _own_data(2000, seed=2)  # a fresh sample of the same distribution: no drift
+    same.write_csv(source)
+    quiet = cli_json(capsys, "-C", str(project_dir), "ingest")
+    assert quiet["created"] is True and quiet["checks"]["drift"]["failed"] == []
+
+    _own_data(2000, seed=4).with_columns(pl.col("usage_hours") * 3).write_csv(source)
+    code, _, err = cli(capsys, "-C", str(project_dir), "ingest")
+    assert code == 0
+    assert "drift.ks on 'usage_hours'" in err  # recorded, and printed as a warning by default
+    shifted = cli_json(capsys, "-C", str(project_dir), "datasets", "list")[0]  # type: ignore[index]
+    failed = {(r["check"], r["column"]) for r in shifted["checks"]["drift"]["failed"]}
+    assert ("drift.ks", "usage_hours") in failed
+    assert {column for _, column in failed} == {"usage_hours"}
+    assert shifted["checks"]["drift"]["reference"] == quiet["dataset_version"]
+
+
+def test_drift_can_refuse_the_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project_dir, source = _drift_project(tmp_path, capsys)
+    spec_path = project_dir / "assay.yaml"
+    spec_path.write_text(spec_path.read_text().replace("  schema:", "  drift: {on_fail: fail}\n  schema:", 1))
+    _own_data(2000, seed=4).with_columns(pl.col("usage_hours") * 3).write_csv(source)
+    code, _, err = cli(capsys, "-C", str(project_dir), "ingest")
+    assert code == 4 and "usage_hours" in err and "data.drift" in err
+    assert len(cli_json(capsys, "-C", str(project_dir), "datasets", "list")) == 1  # nothing recorded

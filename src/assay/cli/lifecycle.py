@@ -179,7 +179,7 @@ def ingest_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         result = ingest(project, reporter=RichReporter(stderr(), quiet=as_json))
     dataset = result.dataset
     if as_json:
-        print_json({"dataset_version": dataset.id, "created": result.created, "rows": dataset.row_count, "columns": dataset.column_count, "content_hash": dataset.content_hash, "snapshot_sha256": dataset.snapshot_sha256, "checks": result.report.summary()})
+        print_json({"dataset_version": dataset.id, "created": result.created, "rows": dataset.row_count, "columns": dataset.column_count, "content_hash": dataset.content_hash, "snapshot_sha256": dataset.snapshot_sha256, "profile_sha256": dataset.profile_sha256, "checks": dict(dataset.checks)})
         return
     what = "recorded new" if result.created else "unchanged, reused"
     stdout().print(f"{what} dataset version {dataset.id}: {dataset.row_count} rows × {dataset.column_count} columns from {dataset.source_uri}")

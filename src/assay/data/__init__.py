@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from assay.data.drift import DriftThresholds, check_drift, psi
+from assay.data.profile import DatasetProfile, merge, profile_frame, profile_with_edges
 from assay.data.dataset import PreparedDataset, dataset_version_id, prepare_dataset, read_snapshot, write_snapshot
 from assay.data.schema import CheckResult, ValidationReport, conform, infer_schema
 from assay.data.source import SourceRef, hash_source, read_source
 
 __all__ = [
     "CheckResult",
+    "DatasetProfile",
+    "DriftThresholds",
+    "check_drift",
+    "merge",
+    "profile_frame",
+    "profile_with_edges",
+    "psi",
     "PreparedDataset",
     "SourceRef",
     "ValidationReport",

@@ -17,6 +17,7 @@ from assay.errors import DataCheckError, NotFoundError
 from assay.evaluation.metrics import compute_metrics
 from assay.leakage.gate import LeakageGate, gate_leakage
 from assay.leakage.split import SplitManifest, split_dataset
+from assay.project.profiling import DriftCheck, check_batch, profile_bytes
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import Project
 from assay.registry.records import DatasetVersion, ModelStatus, ModelVersion, Run, RunStatus
@@ -30,6 +31,7 @@ class IngestResult:
     dataset: DatasetVersion
     created: bool
     report: ValidationReport
+    drift: DriftCheck | None = None  # None when the version already existed
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,17 @@ def _failed_checks_error(prepared: PreparedDataset) -> DataCheckError:
     return DataCheckError(
         f"{uri_for_display(prepared.source.uri)} failed {len(lines)} check(s):\n" + "\n".join(lines),
         hint="fix the data, or update data.schema in assay.yaml if the data is right and the schema is out of date",
+    )
+
+
+def _drift_error(prepared: PreparedDataset, drift: DriftCheck) -> DataCheckError:
+    reference = drift.reference.id if drift.reference else "?"
+    lines = [f"  - {r.check} on column {r.column!r}: {r.message}" for r in drift.failures]
+    return DataCheckError(
+        f"{uri_for_display(prepared.source.uri)} moved too far from dataset version {reference} "
+        f"({len(lines)} drift check(s) failed):\n" + "\n".join(lines),
+        hint="if the change is real and expected, set data.drift.on_fail: warn or raise the thresholds "
+        "under data.drift in assay.yaml; otherwise find out what changed upstream",
     )
 
 
@@ -79,6 +92,16 @@ def ingest(project: Project, *, spec: Spec | None = None, reporter: Reporter | N
     # Declared personal data is checked above but never stored: artifacts are immutable, so PII in
     # one could never be erased. Nothing downstream needs it (it is never a feature).
     stored = prepared.frame.drop([c for c in spec.data.pii if c in prepared.frame.columns])
+    with reporter.stage("profile and drift"):
+        drift = check_batch(project, stored, prepared.schema, name=prepared.name, drift=spec.data.drift)
+    for result in drift.warnings:
+        reporter.note(f"warning: {result.check} on {result.column!r}: {result.message}")
+    if drift.failures:
+        if spec.data.drift.on_fail == "fail":
+            raise _drift_error(prepared, drift)
+        for result in drift.failures:
+            reporter.note(f"warning: {result.check} on {result.column!r}: {result.message} (data.drift.on_fail: warn)")
+    profile_info = project.artifacts.put_bytes(profile_bytes(drift.profile))
     with reporter.stage("snapshot"):
         snapshot = write_snapshot(stored, project.scratch_dir)
         try:
@@ -100,10 +123,11 @@ def ingest(project: Project, *, spec: Spec | None = None, reporter: Reporter | N
         },
         created_at=project.clock.now(),
         created_by=project.actor,
-        checks=prepared.report.summary(),
+        checks={**prepared.report.summary(), "drift": drift.summary()},
+        profile_sha256=profile_info.sha256,
     )
-    stored, created = project.metadata.add_dataset(dataset)
-    return IngestResult(stored, created, prepared.report)
+    recorded, created = project.metadata.add_dataset(dataset)
+    return IngestResult(recorded, created, prepared.report, drift)
 
 
 def recorded_source(uri: str, root: Path) -> str:

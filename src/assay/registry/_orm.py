@@ -90,6 +90,7 @@ class DatasetRow(Base):
     checks: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(255))
+    profile_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     def to_record(self) -> DatasetVersion:
         return DatasetVersion(
@@ -104,6 +105,7 @@ class DatasetRow(Base):
             created_at=self.created_at,
             created_by=self.created_by,
             checks=self.checks,
+            profile_sha256=self.profile_sha256,
         )
 
 

@@ -43,6 +43,7 @@ class DatasetVersion:
     created_at: datetime
     created_by: str
     checks: Mapping[str, Any] = field(default_factory=dict)  # validation summary
+    profile_sha256: str | None = None  # artifact address of the reference profile (JSON)
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,7 @@ class SqlMetadataStore:
             "source_uri": dataset.source_uri,
             "content_hash": dataset.content_hash,
             "snapshot_sha256": dataset.snapshot_sha256,
+            "profile_sha256": dataset.profile_sha256,
             "row_count": dataset.row_count,
             "column_count": dataset.column_count,
             "schema": json_object(dataset.schema, "schema"),

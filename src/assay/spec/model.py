@@ -74,6 +74,29 @@ class DataSchema(_Model):
         return self
 
 
+class DriftSpec(_Model):
+    """How far a new batch may move from the previous dataset version's profile before it is flagged."""
+
+    psi_warn: float = Field(0.1, ge=0, description="PSI above this is a warning.")
+    psi_fail: float = Field(0.25, ge=0, description="PSI above this is a failure.")
+    ks: float = Field(0.1, ge=0, le=1, description="Kolmogorov-Smirnov distance above this fails (numeric columns).")
+    unseen_share: float = Field(
+        0.01, ge=0, le=1, description="Share of values in categories the reference never saw above this fails."
+    )
+    null_rate_increase: float = Field(
+        0.05, ge=0, le=1, description="A rise in the share of missing values above this (absolute) fails."
+    )
+    on_fail: Literal["warn", "fail"] = Field(
+        "warn", description="What a failing drift check does to the ingest: record a warning, or refuse the batch."
+    )
+
+    @model_validator(mode="after")
+    def _check_psi(self) -> DriftSpec:
+        if self.psi_warn > self.psi_fail:
+            raise ValueError(at("psi_warn", f"psi_warn ({self.psi_warn}) is above psi_fail ({self.psi_fail})"))
+        return self
+
+
 class DataSpec(_Model):
     source: str = Field(description="CSV or Parquet file: a path relative to assay.yaml, or an fsspec URL.")
     format: Literal["auto", "csv", "parquet"] = "auto"
@@ -91,6 +114,10 @@ class DataSpec(_Model):
         default_factory=list, description="Protected attributes: evaluation only, never features."
     )
     data_schema: DataSchema | None = Field(None, alias="schema", description="Frozen schema, checked on ingest.")
+    drift: DriftSpec = Field(
+        default_factory=DriftSpec,
+        description="Distribution checks of each new batch against the previous dataset version's profile.",
+    )
 
     @model_validator(mode="after")
     def _check_columns(self) -> DataSpec:

@@ -32,6 +32,13 @@ def test_public_surface_is_pinned() -> None:
     assert sorted(assay.data.__all__) == sorted(
         [
             "CheckResult",
+            "DatasetProfile",
+            "DriftThresholds",
+            "check_drift",
+            "merge",
+            "profile_frame",
+            "profile_with_edges",
+            "psi",
             "PreparedDataset",
             "SourceRef",
             "ValidationReport",

@@ -54,6 +54,7 @@ def test_public_surface_is_pinned() -> None:
             "ColumnSchema",
             "DataSchema",
             "DataSpec",
+            "DriftSpec",
             "EvaluationSpec",
             "FeatureSelection",
             "LeakageSpec",
