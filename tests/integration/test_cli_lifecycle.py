@@ -397,3 +397,53 @@ def test_drift_can_refuse_the_batch(tmp_path: Path, capsys: pytest.CaptureFixtur
     code, _, err = cli(capsys, "-C", str(project_dir), "ingest")
     assert code == 4 and "usage_hours" in err and "data.drift" in err
     assert len(cli_json(capsys, "-C", str(project_dir), "datasets", "list")) == 1  # nothing recorded
+
+
+def _dirty_project(tmp_path: Path, capsys: pytest.CaptureFixture[str], policy: str) -> tuple[Path, int]:
+    clean = _own_data(400, seed=5)
+    source = tmp_path / "clean.csv"
+    clean.write_csv(source)
+    project_dir = tmp_path / "dirty"
+    assert cli(capsys, "-C", str(project_dir), "init", "--data", str(source), "--target", "churned")[0] == 0
+    text = clean.write_csv().splitlines()
+    # Lines 3 and 9: negative usage (range); line 7: usage that is not a number (type).
+    for position, replacement in ((3, "-5.0"), (7, "lots"), (9, "-1")):
+        fields = text[position].split(",")
+        fields[2] = replacement
+        text[position] = ",".join(fields)
+    source.write_text("\n".join(text) + "\n")
+    spec_path = project_dir / "assay.yaml"
+    if policy:
+        spec_path.write_text(spec_path.read_text().replace("  schema:", f"  policy: {policy}\n  schema:", 1))
+    return project_dir, clean.height
+
+
+def test_failing_rows_stop_the_ingest_by_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project_dir, _ = _dirty_project(tmp_path, capsys, "")
+    code, _, err = cli(capsys, "-C", str(project_dir), "ingest")
+    assert code == 4 and "usage_hours" in err and "data.policy" in err
+
+
+def test_quarantine_sets_failing_rows_aside_and_loses_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project_dir, rows = _dirty_project(tmp_path, capsys, "{type: quarantine, range: quarantine}")
+    result = cli_json(capsys, "-C", str(project_dir), "ingest")
+    quarantine = result["checks"]["quarantine"]
+    assert quarantine["rows"] == 3 and result["rows"] == rows - 3
+    assert quarantine["by_check"] == {"range:usage_hours": 2, "type:usage_hours": 1}
+    versions = {d["id"]: d for d in cli_json(capsys, "-C", str(project_dir), "datasets", "list")}
+    held = versions[quarantine["dataset_version"]]
+    assert held["name"].endswith(".quarantine") and held["rows"] == 3
+    snapshot = next((project_dir / ".assay" / "artifacts" / "sha256").rglob(held["snapshot_sha256"]))
+    kept = pl.read_parquet(snapshot)
+    assert sorted(kept["usage_hours"].to_list()) == ["-1", "-5.0", "lots"]  # exactly as read
+    assert "email" not in kept.columns  # declared PII is never stored, quarantined or not
+    assert set(kept["_assay_failed_checks"]) == {"range:usage_hours", "type:usage_hours"}
+    summary = cli_json(capsys, "-C", str(project_dir), "train", "--dataset", result["dataset_version"])
+    assert sum(summary["split_sizes"].values()) == rows - 3
+
+
+def test_warn_policy_keeps_every_row_and_records_the_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project_dir, rows = _dirty_project(tmp_path, capsys, "{range: warn, type: warn}")
+    result = cli_json(capsys, "-C", str(project_dir), "ingest")
+    assert result["rows"] == rows and result["checks"]["quarantine"]["rows"] == 0
+    assert {(w["check"], w["column"]) for w in result["checks"]["warned"]} == {("range", "usage_hours"), ("type", "usage_hours")}

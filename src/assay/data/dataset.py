@@ -7,6 +7,7 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,15 +35,22 @@ class PreparedDataset:
     schema_inferred: bool
     frame: pl.DataFrame
     report: ValidationReport
+    raw: pl.DataFrame  # the rows as read, before type conversion (what a quarantine keeps)
 
     def schema_dict(self) -> dict[str, Any]:
         return schema_to_dict(self.schema)
 
 
-def dataset_version_id(name: str, content_hash: str, schema: DataSchema) -> str:
-    """Same name, same bytes, same schema: same version id."""
+def dataset_version_id(
+    name: str, content_hash: str, schema: DataSchema, *, policy: Mapping[str, str] | None = None
+) -> str:
+    """Same name, same bytes, same schema (and same check policy, which decides which rows are
+    kept): same version id. An empty policy leaves the id as it was without one."""
     canonical = json.dumps(schema_to_dict(schema), sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha256(f"{name}\n{content_hash}\n{canonical}".encode()).hexdigest()
+    text = f"{name}\n{content_hash}\n{canonical}"
+    if policy:
+        text += "\n" + json.dumps(dict(policy), sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(text.encode()).hexdigest()
     return f"ds-{digest[:16]}"
 
 
@@ -65,7 +73,7 @@ def prepare_dataset(data: DataSpec, *, name: str, base_dir: Path) -> PreparedDat
     frame, report = conform(raw, schema, masked=data.pii)
     return PreparedDataset(
         name=name,
-        version_id=dataset_version_id(name, content_hash, schema),
+        version_id=dataset_version_id(name, content_hash, schema, policy=data.policy),
         source=ref,
         content_hash=content_hash,
         size_bytes=size,
@@ -73,6 +81,7 @@ def prepare_dataset(data: DataSpec, *, name: str, base_dir: Path) -> PreparedDat
         schema_inferred=declared is None,
         frame=frame,
         report=report,
+        raw=raw,
     )
 
 

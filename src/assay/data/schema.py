@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from assay.spec.model import ColumnSchema, ColumnType, DataSchema
@@ -55,6 +56,8 @@ class ValidationReport:
     results: tuple[CheckResult, ...]
     row_count: int
     masked_columns: frozenset[str] = field(default_factory=frozenset)
+    # (check, column) -> 0-based positions of the rows that failed it (row-level checks only)
+    failing_rows: Mapping[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -192,6 +195,7 @@ def conform(
     """
     masked_set = frozenset(masked)
     results: list[CheckResult] = []
+    failing: dict[tuple[str, str], np.ndarray] = {}
     out: dict[str, pl.Series] = {}
     height = frame.height
     for name, column in schema.columns.items():
@@ -216,7 +220,12 @@ def conform(
             )
         )
         out[name] = typed.alias(name)
-        results.extend(_column_checks(name, typed, column, hide, bad))
+        if bad_count:
+            failing[("type", name)] = np.flatnonzero(bad.to_numpy())
+        for result, mask in _column_checks(name, typed, column, hide, bad):
+            results.append(result)
+            if not result.passed:
+                failing[(result.check, name)] = np.flatnonzero(mask.fill_null(False).to_numpy())
     for name in frame.columns:
         if name not in schema.columns:
             out[name] = frame.get_column(name)
@@ -233,23 +242,27 @@ def conform(
     ordered = [n for n in frame.columns if n in out]
     conformed = pl.DataFrame([out[n] for n in ordered]) if ordered else pl.DataFrame()
     results.sort(key=lambda r: (r.passed, r.severity != "error", r.column, r.check))
-    return conformed, ValidationReport(tuple(results), height, masked_set)
+    return conformed, ValidationReport(tuple(results), height, masked_set, failing)
 
 
 def _column_checks(
     name: str, typed: pl.Series, column: ColumnSchema, hide: bool, unparsable: pl.Series
-) -> list[CheckResult]:
-    results: list[CheckResult] = []
+) -> list[tuple[CheckResult, pl.Series]]:
+    """Each check on one column, with the mask of the rows that fail it."""
+    results: list[tuple[CheckResult, pl.Series]] = []
     if not column.nullable:
         nulls = typed.is_null() & ~unparsable
         count = int(nulls.sum())
         results.append(
-            CheckResult(
-                "not_null",
-                name,
-                count == 0,
-                f"{count} missing value(s) in a non-nullable column" if count else "no missing values",
-                failed_count=count,
+            (
+                CheckResult(
+                    "not_null",
+                    name,
+                    count == 0,
+                    f"{count} missing value(s) in a non-nullable column" if count else "no missing values",
+                    failed_count=count,
+                ),
+                nulls,
             )
         )
     if column.min is not None or column.max is not None:
@@ -259,13 +272,16 @@ def _column_checks(
         count = int(out_of_range.sum())
         bounds = f"[{column.min if column.min is not None else '-inf'}, {column.max if column.max is not None else 'inf'}]"
         results.append(
-            CheckResult(
-                "range",
-                name,
-                count == 0,
-                f"{count} value(s) outside {bounds}" if count else f"all values within {bounds}",
-                failed_count=count,
-                examples=_examples(typed.filter(out_of_range), hide) if count else (),
+            (
+                CheckResult(
+                    "range",
+                    name,
+                    count == 0,
+                    f"{count} value(s) outside {bounds}" if count else f"all values within {bounds}",
+                    failed_count=count,
+                    examples=_examples(typed.filter(out_of_range), hide) if count else (),
+                ),
+                out_of_range,
             )
         )
     if column.allowed is not None:
@@ -274,27 +290,32 @@ def _column_checks(
         unknown = text.is_not_null() & ~text.is_in(allowed)
         count = int(unknown.sum())
         results.append(
-            CheckResult(
-                "allowed",
-                name,
-                count == 0,
-                f"{count} value(s) not in the allowed set" if count else "all values in the allowed set",
-                failed_count=count,
-                examples=_examples(text.filter(unknown).unique(maintain_order=True), hide) if count else (),
+            (
+                CheckResult(
+                    "allowed",
+                    name,
+                    count == 0,
+                    f"{count} value(s) not in the allowed set" if count else "all values in the allowed set",
+                    failed_count=count,
+                    examples=_examples(text.filter(unknown).unique(maintain_order=True), hide) if count else (),
+                ),
+                unknown,
             )
         )
     if column.unique:
-        present = typed.drop_nulls()
-        duplicated = present.is_duplicated()
+        duplicated = typed.is_duplicated() & typed.is_not_null()
         count = int(duplicated.sum())
         results.append(
-            CheckResult(
-                "unique",
-                name,
-                count == 0,
-                f"{count} row(s) share a value that must be unique" if count else "all values distinct",
-                failed_count=count,
-                examples=_examples(present.filter(duplicated).unique(maintain_order=True), hide) if count else (),
+            (
+                CheckResult(
+                    "unique",
+                    name,
+                    count == 0,
+                    f"{count} row(s) share a value that must be unique" if count else "all values distinct",
+                    failed_count=count,
+                    examples=_examples(typed.filter(duplicated).unique(maintain_order=True), hide) if count else (),
+                ),
+                duplicated,
             )
         )
     return results

@@ -74,6 +74,10 @@ class DataSchema(_Model):
         return self
 
 
+RowCheck = Literal["type", "not_null", "range", "allowed", "unique"]
+CheckPolicy = Literal["fail", "warn", "quarantine"]
+
+
 class DriftSpec(_Model):
     """How far a new batch may move from the previous dataset version's profile before it is flagged."""
 
@@ -114,6 +118,11 @@ class DataSpec(_Model):
         default_factory=list, description="Protected attributes: evaluation only, never features."
     )
     data_schema: DataSchema | None = Field(None, alias="schema", description="Frozen schema, checked on ingest.")
+    policy: dict[RowCheck, CheckPolicy] = Field(
+        default_factory=dict,
+        description="What a failing row-level check does: fail the ingest (default), warn, or quarantine "
+        "the failing rows into a separate dataset version.",
+    )
     drift: DriftSpec = Field(
         default_factory=DriftSpec,
         description="Distribution checks of each new batch against the previous dataset version's profile.",
