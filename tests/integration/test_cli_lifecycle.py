@@ -447,3 +447,15 @@ def test_warn_policy_keeps_every_row_and_records_the_failure(tmp_path: Path, cap
     result = cli_json(capsys, "-C", str(project_dir), "ingest")
     assert result["rows"] == rows and result["checks"]["quarantine"]["rows"] == 0
     assert {(w["check"], w["column"]) for w in result["checks"]["warned"]} == {("range", "usage_hours"), ("type", "usage_hours")}
+
+
+def test_leakage_check_in_a_project_checks_the_spec_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project_dir = _leaky_project(tmp_path, capsys)
+    code, _, err = cli(capsys, "-C", str(project_dir), "leakage", "check")
+    assert code == 5 and "assay ingest" in err  # nothing ingested yet
+    cli_json(capsys, "-C", str(project_dir), "ingest")
+    code, out, _ = cli(capsys, "-C", str(project_dir), "leakage", "check", "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert {f["kind"] for f in report["blocking"]} >= {"target_copy"}
+    assert all("cancel_after_90d" in f["columns"] for f in report["blocking"])

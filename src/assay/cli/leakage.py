@@ -1,4 +1,5 @@
-"""`assay leakage check`: look for leakage between ad hoc train/test files, no project needed.
+"""`assay leakage check`: look for leakage in the project's split, or between ad hoc train/test
+files with no project at all.
 
 polars, numpy and the detectors are imported inside the command, like the training stack in
 lifecycle.py, so that `assay --help` and every other command do not pay for them at start-up.
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from assay.cli.context import JSON_OPTION
+from assay.cli.context import JSON_OPTION, open_project
 from assay.cli.errors import EXIT_FAILED
 from assay.cli.output import print_json, stdout, table
 
@@ -85,10 +86,12 @@ def _render(report: LeakageReport) -> None:
 
 @leakage_app.command("check")
 def check_command(
-    train: Path = typer.Option(..., "--train", help="Training rows (CSV or Parquet)."),
-    test: Path = typer.Option(..., "--test", help="Test rows (CSV or Parquet)."),
+    ctx: typer.Context,
+    train: Path | None = typer.Option(None, "--train", help="Training rows (CSV or Parquet). Without --train/--test: the project's split."),
+    test: Path | None = typer.Option(None, "--test", help="Test rows (CSV or Parquet)."),
     validation: Path | None = typer.Option(None, "--validation", help="Validation rows (CSV or Parquet), if any."),
-    target: str = typer.Option(..., "--target", help="The column the model predicts."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Project mode: this dataset version (default: the newest of the spec's dataset)."),
+    target: str | None = typer.Option(None, "--target", help="The column the model predicts (files mode; the spec says it in project mode)."),
     time: str | None = typer.Option(None, "--time", help="When each row happened."),
     prediction_time: str | None = typer.Option(None, "--prediction-time", help="When each prediction is made (default: --time)."),
     entity: str | None = typer.Option(None, "--entity", help="Who a row is about (customer, account)."),
@@ -99,8 +102,19 @@ def check_command(
     seed: int = typer.Option(0, "--seed", help="Seed for any sampling the detectors do."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Check train/test files for leakage: duplicates, shared entities, time order, target proxies,
-    identifiers and preprocessing fitted before the split. Exits 1 when any finding is critical."""
+    """Check for leakage: duplicates, shared entities, time order, target proxies, identifiers and
+    preprocessing fitted before the split. Exits 1 when any finding is critical (and, in a project,
+    not waived in the spec).
+
+    In a project folder with no --train/--test, checks the split the spec makes of the newest
+    dataset version (exactly what `assay train` checks before fitting). With --train and --test,
+    checks those files, with the declarations given as flags.
+    """
+    if train is None and test is None:
+        _check_project(ctx, dataset=dataset, as_json=as_json)
+        return
+    if train is None or test is None or target is None:
+        raise typer.BadParameter("files mode needs --train, --test and --target together", param_hint="--train/--test/--target")
     from assay.leakage.detect import Declarations, check_leakage
 
     declarations = Declarations(
@@ -121,6 +135,35 @@ def check_command(
     else:
         _render(report)
     if report.critical:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _check_project(ctx: typer.Context, *, dataset: str | None, as_json: bool) -> None:
+    from assay.errors import NotFoundError
+    from assay.leakage.gate import gate_leakage
+    from assay.project.pipeline import load_dataset_frame, make_split
+    from assay.training.trainer import model_features
+
+    with open_project(ctx) as project:
+        spec, _ = project.load_spec()
+        if dataset is not None:
+            version = project.metadata.get_dataset(dataset)
+        else:
+            found = project.metadata.list_datasets(name=spec.dataset_name, limit=1)
+            if not found:
+                raise NotFoundError("dataset", spec.dataset_name, hint="run `assay ingest` first")
+            version = found[0]
+        frame = load_dataset_frame(project, version)
+        gate = gate_leakage(frame, make_split(frame, version, spec), spec, features=model_features(frame, spec))
+    if as_json:
+        print_json({"dataset_version": version.id, **gate.to_dict()})
+    else:
+        _render(gate.report)
+        for finding, waiver in gate.waived:
+            stdout().print(f"waived in the spec: {finding.kind} ({', '.join(finding.columns)}): {waiver.reason}", markup=False)
+        if gate.blocking:
+            stdout().print(f"{len(gate.blocking)} critical finding(s) would block `assay train`", markup=False)
+    if gate.blocking:
         raise typer.Exit(EXIT_FAILED)
 
 

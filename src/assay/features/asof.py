@@ -17,6 +17,10 @@ from assay.features.definition import FeatureDefinition, check_unique_names
 
 _ROW = "__assay_row"
 _EVENT_TIME = "__assay_event_time"
+_VALUE = "__assay_value"
+_FEATURE = "__assay_feature"
+_SUM = "__assay_sum"
+_COUNT = "__assay_count"
 _SHOWN_ROWS = 5
 
 
@@ -127,11 +131,11 @@ def _feature_values(keys: pl.DataFrame, table: pl.DataFrame, definition: Feature
     entity, expression = definition.entity, definition.expression
     window = timedelta(days=expression.window_days) if expression.window_days is not None else None
     value = pl.col(expression.column) if expression.column is not None else pl.lit(1, dtype=pl.UInt8)
-    events = table.select(entity, pl.col(definition.timestamp).alias(_EVENT_TIME), value.alias("value"))
+    events = table.select(entity, pl.col(definition.timestamp).alias(_EVENT_TIME), value.alias(_VALUE))
     if expression.agg == "last":
         joined = _join(keys, events, entity=entity, spine_time=spine_time, event_time=_EVENT_TIME,
-                       columns=["value"], tolerance=window, allow_exact_match=False)
-        return joined["value"]
+                       columns=[_VALUE], tolerance=window, allow_exact_match=False)
+        return joined[_VALUE]
     if window is None:
         return _cumulative(keys, events, entity, spine_time, expression.agg)
     return _rolling(keys, events, entity, spine_time, expression.agg, window)
@@ -140,18 +144,20 @@ def _feature_values(keys: pl.DataFrame, table: pl.DataFrame, definition: Feature
 def _rolling(keys: pl.DataFrame, events: pl.DataFrame, entity: str, spine_time: str, agg: str,
              window: timedelta) -> pl.Series:
     markers = keys.select(_ROW, entity, pl.col(spine_time).alias(_EVENT_TIME),
-                          pl.lit(None, dtype=events.schema["value"]).alias("value"))
+                          pl.lit(None, dtype=events.schema[_VALUE]).alias(_VALUE))
     union = pl.concat([events.with_columns(pl.lit(None, dtype=pl.UInt32).alias(_ROW)), markers], how="diagonal")
     union = union.sort(entity, _EVENT_TIME)
     aggregated = union.rolling(_EVENT_TIME, period=window, closed="left", group_by=entity).agg(
-        _aggregate(agg, pl.col("value")).alias("feature"))
-    # rolling returns one row per input row, in the (sorted) input order.
-    result = pl.concat([union.select(_ROW), aggregated.select("feature")], how="horizontal")
-    return result.filter(pl.col(_ROW).is_not_null()).sort(_ROW)["feature"]
+        _aggregate(agg, pl.col(_VALUE)).alias(_FEATURE))
+    # rolling returns one row per input row; with the input sorted by entity then time, in input order.
+    if not (aggregated[entity].equals(union[entity]) and aggregated[_EVENT_TIME].equals(union[_EVENT_TIME])):
+        raise RuntimeError("polars rolling returned rows out of input order; assay.features needs updating")
+    result = pl.concat([union.select(_ROW), aggregated.select(_FEATURE)], how="horizontal")
+    return result.filter(pl.col(_ROW).is_not_null()).sort(_ROW)[_FEATURE]
 
 
 def _cumulative(keys: pl.DataFrame, events: pl.DataFrame, entity: str, spine_time: str, agg: str) -> pl.Series:
-    value = pl.col("value")
+    value = pl.col(_VALUE)
     running = {
         "sum": value.fill_null(0).cum_sum(),
         "count": value.is_not_null().cast(pl.Int64).cum_sum(),
@@ -160,19 +166,20 @@ def _cumulative(keys: pl.DataFrame, events: pl.DataFrame, entity: str, spine_tim
     }
     ordered = events.sort(entity, _EVENT_TIME, maintain_order=True)
     if agg == "mean":
-        ordered = ordered.with_columns(running["sum"].over(entity).alias("sum"),
-                                       running["count"].over(entity).alias("count"))
+        ordered = ordered.with_columns(running["sum"].over(entity).alias(_SUM),
+                                       running["count"].over(entity).alias(_COUNT))
+        wanted = [_SUM, _COUNT]
     else:
-        # cum_max/cum_min carry null forward at leading nulls; forward-fill keeps the running value.
-        ordered = ordered.with_columns(running[agg].forward_fill().over(entity).alias(agg))
-    wanted = ["sum", "count"] if agg == "mean" else [agg]
+        # cum_max/cum_min give null at null values; forward-fill keeps the running value there.
+        ordered = ordered.with_columns(running[agg].forward_fill().over(entity).alias(_FEATURE))
+        wanted = [_FEATURE]
     joined = _join(keys, ordered, entity=entity, spine_time=spine_time, event_time=_EVENT_TIME, columns=wanted,
                    tolerance=None, allow_exact_match=False)
     if agg == "mean":
-        return joined.select(pl.when(pl.col("count") > 0).then(pl.col("sum") / pl.col("count"))).to_series()
+        return joined.select(pl.when(pl.col(_COUNT) > 0).then(pl.col(_SUM) / pl.col(_COUNT))).to_series()
     if agg in ("sum", "count"):
-        return joined[agg].fill_null(0)
-    return joined[agg]
+        return joined[_FEATURE].fill_null(0)
+    return joined[_FEATURE]
 
 
 def _aggregate(agg: str, value: pl.Expr) -> pl.Expr:

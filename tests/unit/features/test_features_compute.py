@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -172,3 +172,16 @@ def test_100k_spine_by_1m_events_finishes() -> None:
     elapsed = time.perf_counter() - began
     print(f"\ncompute_features: 100,000 spine rows x 1,000,000 events, 3 features: {elapsed:.2f} s")
     assert computed.frame.height == 100_000
+
+
+def test_date_columns_use_whole_day_windows() -> None:
+    spine = pl.DataFrame({"customer": [1, 1], "day": [date(2024, 1, 5), date(2024, 1, 20)]})
+    events = pl.DataFrame({"customer": [1, 1], "occurred_at": [date(2024, 1, 1), date(2024, 1, 2)], "amount": [2, 3]})
+    definitions = [
+        _definition(Aggregation(agg="sum", column="amount", window_days=3), name="sum_3d"),
+        _definition(Aggregation(agg="sum", column="amount"), name="sum_all"),
+    ]
+    frame = compute_features(spine, events, definitions, spine_time="day").frame
+    # 2024-01-05 minus 3 days is 2024-01-02: that day's event is in, 2024-01-01's is out.
+    assert frame["sum_3d"].to_list() == [3, 0]
+    assert frame["sum_all"].to_list() == [5, 5]
