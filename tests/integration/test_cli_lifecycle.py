@@ -459,3 +459,17 @@ def test_leakage_check_in_a_project_checks_the_spec_split(tmp_path: Path, capsys
     report = json.loads(out)
     assert {f["kind"] for f in report["blocking"]} >= {"target_copy"}
     assert all("cancel_after_90d" in f["columns"] for f in report["blocking"])
+
+
+def test_data_infer_prints_a_schema_the_spec_accepts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from assay.spec.model import DataSchema
+
+    source = tmp_path / "own.csv"
+    _own_data(200).write_csv(source)
+    code, out, _ = cli(capsys, "data", "infer", "--data", str(source), "--unique", "email")
+    assert code == 0
+    schema = DataSchema.model_validate(yaml.safe_load(out)["schema"])
+    assert schema.columns["email"].unique and schema.columns["plan"].allowed == ["basic", "pro", "team"]
+    assert schema.columns["signup_date"].type == "date"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from assay.data.schema import infer_schema
 from assay.data.source import SourceRef, read_source
 from assay.errors import DataSourceError, SpecError
 from assay.spec.loader import SPEC_FILENAME, parse_spec
+from assay.spec.model import DataSchema
 
 _PII_NAMES = re.compile(
     r"(^|_)(name|first_?name|last_?name|full_?name|email|e_?mail|phone|mobile|ssn|passport|address|street|zip|postcode|ip|iban|card_?number|dob|birth_?date)($|_)",
@@ -99,14 +101,7 @@ def render_init_spec(
     lines.append(f"  pii: {_flow(pii)}" + ("            # REVIEW: guessed from column names; never features" if pii else "   # personal data columns: never features, masked in reports"))
     lines.append(f"  sensitive: {_flow(sensitive)}" + ("   # REVIEW: guessed; evaluation only, never features" if sensitive else "   # protected attributes: evaluation only"))
     lines.append("  schema:                      # REVIEW: inferred from the data, then frozen: every ingest is checked")
-    lines.append("    min_rows: 1")
-    lines.append("    columns:")
-    for column, definition in schema.columns.items():
-        body = definition.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
-        body.setdefault("type", definition.type)
-        body["nullable"] = definition.nullable
-        ordered = {k: body[k] for k in ("type", "nullable", "unique", "min", "max", "allowed") if k in body}
-        lines.append(f"      {_flow(column)}: {_flow(ordered)}")
+    lines += schema_yaml_lines(schema, indent="    ")
     lines += [
         "",
         "split:",
@@ -140,6 +135,24 @@ def render_init_spec(
     return text
 
 
+def schema_yaml_lines(schema: DataSchema, *, indent: str = "") -> list[str]:
+    """A schema as compact YAML lines (one flow mapping per column), ready to sit under `schema:`."""
+    lines = [f"{indent}min_rows: {schema.min_rows if schema.min_rows is not None else 0}", f"{indent}columns:"]
+    for column, definition in schema.columns.items():
+        body = definition.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+        body.setdefault("type", definition.type)
+        body["nullable"] = definition.nullable
+        ordered = {k: body[k] for k in ("type", "nullable", "unique", "min", "max", "allowed", "format") if k in body}
+        lines.append(f"{indent}  {_flow(column)}: {_flow(ordered)}")
+    return lines
+
+
+def infer_source_schema(data: Path | str, *, unique: Sequence[str] = ()) -> DataSchema:
+    """Read a CSV or Parquet file and infer a starting schema for it."""
+    frame = read_source(SourceRef.resolve(str(data), base_dir=Path.cwd()))
+    return infer_schema(frame, unique=unique)
+
+
 def write_init_spec(text: str, project_dir: Path, *, overwrite: bool) -> Path:
     """Write assay.yaml into `project_dir` atomically; refuse to replace one unless told to."""
     project_dir.mkdir(parents=True, exist_ok=True)
@@ -152,4 +165,4 @@ def write_init_spec(text: str, project_dir: Path, *, overwrite: bool) -> Path:
     return path
 
 
-__all__ = ["infer_task", "render_init_spec", "write_init_spec"]
+__all__ = ["infer_source_schema", "infer_task", "render_init_spec", "schema_yaml_lines", "write_init_spec"]

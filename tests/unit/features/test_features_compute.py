@@ -185,3 +185,20 @@ def test_date_columns_use_whole_day_windows() -> None:
     # 2024-01-05 minus 3 days is 2024-01-02: that day's event is in, 2024-01-01's is out.
     assert frame["sum_3d"].to_list() == [3, 0]
     assert frame["sum_all"].to_list() == [5, 5]
+
+
+def test_worked_example_in_the_docs() -> None:
+    """docs/features.md, "As-of semantics": keep the table there in step with this test."""
+    events = pl.DataFrame({"customer_id": [7, 7, 7], "amount": [10, 5, 40],
+                           "occurred_at": [date(2024, 3, 1), date(2024, 3, 20), date(2024, 4, 2)]})
+    spine = pl.DataFrame({"customer_id": [7, 7, 7, 7],
+                          "as_of": [date(2024, 3, 1), date(2024, 3, 21), date(2024, 4, 2), date(2024, 5, 10)]})
+    definitions = [
+        FeatureDefinition(name="spend_30d", entity="customer_id", timestamp="occurred_at", source="payments",
+                          expression=Aggregation(agg="sum", column="amount", window_days=30)),
+        FeatureDefinition(name="last_amount", entity="customer_id", timestamp="occurred_at", source="payments",
+                          expression=Aggregation(agg="last", column="amount")),
+    ]
+    frame = compute_features(spine, events, definitions, spine_time="as_of").frame
+    assert frame["spend_30d"].to_list() == [0, 15, 5, 0]
+    assert frame["last_amount"].to_list() == [None, 5, 5, 40]
