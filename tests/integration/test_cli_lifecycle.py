@@ -473,3 +473,49 @@ def test_data_infer_prints_a_schema_the_spec_accepts(tmp_path: Path, capsys: pyt
     schema = DataSchema.model_validate(yaml.safe_load(out)["schema"])
     assert schema.columns["email"].unique and schema.columns["plan"].allowed == ["basic", "pro", "team"]
     assert schema.columns["signup_date"].type == "date"
+
+
+def test_pre_split_files_keep_their_split_and_are_checked_for_leakage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _own_data(900, seed=8)
+    folder = tmp_path / "presplit"
+    (folder / "data").mkdir(parents=True)
+    data[:600].write_csv(folder / "data" / "train.csv")
+    data[600:750].write_csv(folder / "data" / "valid.csv")
+    data[750:].write_csv(folder / "data" / "test.csv")
+    (folder / "assay.yaml").write_text(
+        "project: presplit\n"
+        "data:\n"
+        "  sources: {train: data/train.csv, validation: data/valid.csv, test: data/test.csv}\n"
+        "  target: churned\n"
+        "  entity: account\n"
+        "  pii: [email]\n"
+        "split:\n  strategy: predefined\n"
+        "model:\n  name: presplit-model\n  estimator: sklearn.ensemble.HistGradientBoostingClassifier\n"
+        "leakage:\n  entity_may_cross: true\n"
+    )
+    summary = cli_json(capsys, "-C", str(folder), "run")
+    assert summary["split_sizes"] == {"train": 600, "validation": 150, "test": 150}
+    model = cli_json(capsys, "-C", str(folder), "models", "show", summary["model"])
+    assert "_assay_split" not in {i["name"] for i in model["signature"]["inputs"]}
+    assert cli_json(capsys, "-C", str(folder), "reproduce", summary["model"])["ok"] is True
+
+    # A training row copied into the test file is found, as it would be in any split.
+    leaked = pl.concat([data[750:], data[:40]])
+    leaked.write_csv(folder / "data" / "test.csv")
+    cli_json(capsys, "-C", str(folder), "ingest")
+    code, out, _ = cli(capsys, "-C", str(folder), "leakage", "check", "--json")
+    kinds = {f["kind"] for f in json.loads(out)["findings"]}
+    assert "duplicate_rows" in kinds
+
+
+def test_pre_split_files_must_share_a_header(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "mismatch"
+    folder.mkdir()
+    _own_data(100).write_csv(folder / "train.csv")
+    _own_data(100).drop("plan").write_csv(folder / "test.csv")
+    (folder / "assay.yaml").write_text(
+        "project: mismatch\ndata:\n  sources: {train: train.csv, test: test.csv}\n  target: churned\n"
+        "split:\n  strategy: predefined\nmodel:\n  name: m\n  estimator: sklearn.linear_model.LogisticRegression\n"
+    )
+    code, _, err = cli(capsys, "-C", str(folder), "validate")
+    assert code == 4 and "test.csv" in err and "plan" in err

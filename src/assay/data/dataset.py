@@ -8,7 +8,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ class PreparedDataset:
     frame: pl.DataFrame
     report: ValidationReport
     raw: pl.DataFrame  # the rows as read, before type conversion (what a quarantine keeps)
+    sources: Mapping[str, SourceRef] = field(default_factory=dict)  # split -> file, for pre-split data
 
     def schema_dict(self) -> dict[str, Any]:
         return schema_to_dict(self.schema)
@@ -54,23 +55,83 @@ def dataset_version_id(
     return f"ds-{digest[:16]}"
 
 
+SPLIT_COLUMN = "_assay_split"  # which pre-split file a row came from (data.sources)
+
+
+def source_refs(data: DataSpec, *, base_dir: Path) -> dict[str, SourceRef]:
+    """The spec's data files: {"": ref} for one `source`, or one per split for `sources`."""
+    if data.sources is None:
+        assert data.source is not None  # the spec requires exactly one of the two
+        return {"": SourceRef.resolve(data.source, base_dir=base_dir, declared=data.format)}
+    named = {"train": data.sources.train, "validation": data.sources.validation, "test": data.sources.test}
+    return {
+        split: SourceRef.resolve(path, base_dir=base_dir, declared=data.format)
+        for split, path in named.items()
+        if path is not None
+    }
+
+
+def content_hash_of(refs: Mapping[str, SourceRef]) -> tuple[str, int]:
+    """sha256 of the source bytes (one file), or of the split names and their files' hashes."""
+    if list(refs) == [""]:
+        return hash_source(refs[""])
+    digest, size = hashlib.sha256(), 0
+    for split, ref in refs.items():
+        file_hash, file_size = hash_source(ref)
+        digest.update(f"{split}:{file_hash}\n".encode())
+        size += file_size
+    return digest.hexdigest(), size
+
+
+def _read_all(refs: Mapping[str, SourceRef], *, typed: bool) -> pl.DataFrame:
+    """One frame from every file; pre-split files must have the same columns."""
+    frames = {split: read_source(ref, as_text=not typed and ref.format == "csv") for split, ref in refs.items()}
+    if list(frames) == [""]:
+        return frames[""]
+    first_split, first = next(iter(frames.items()))
+    for split, frame in frames.items():
+        if set(frame.columns) != set(first.columns):
+            missing = sorted(set(first.columns) - set(frame.columns))
+            extra = sorted(set(frame.columns) - set(first.columns))
+            raise DataSourceError(
+                f"{refs[split].uri} ({split}) does not have the same columns as {refs[first_split].uri}: "
+                f"missing {missing or 'none'}, extra {extra or 'none'}",
+                hint="pre-split files must share one header; export them from the same table",
+            )
+    ordered = [frame.select(first.columns) for frame in frames.values()]
+    try:
+        combined = pl.concat(ordered, how="vertical_relaxed")
+    except pl.exceptions.PolarsError as exc:
+        raise DataSourceError(
+            f"the pre-split files have columns of incompatible types: {str(exc).splitlines()[0]}",
+            hint="declare data.schema so every file is read as text and checked against it",
+        ) from exc
+    labels = [split for split, frame in frames.items() for _ in range(frame.height)]
+    return combined.with_columns(pl.Series(SPLIT_COLUMN, labels, dtype=pl.String))
+
+
 def prepare_dataset(data: DataSpec, *, name: str, base_dir: Path) -> PreparedDataset:
-    """Read the source, conform it to the declared schema (or infer one), and run the checks."""
-    ref = SourceRef.resolve(data.source, base_dir=base_dir, declared=data.format)
-    content_hash, size = hash_source(ref)
+    """Read the source(s), conform to the declared schema (or infer one), and run the checks.
+
+    With pre-split `sources`, the files are checked together and the frame carries SPLIT_COLUMN.
+    """
+    refs = source_refs(data, base_dir=base_dir)
+    ref = next(iter(refs.values()))
+    content_hash, size = content_hash_of(refs)
     declared = data.data_schema
-    if declared is None:
-        raw = read_source(ref)
-        schema = infer_schema(raw, unique=[data.id] if data.id else [])
-    else:
-        raw = read_source(ref, as_text=ref.format == "csv")
-        schema = declared
+    raw = _read_all(refs, typed=declared is None)
+    labels = raw.get_column(SPLIT_COLUMN) if SPLIT_COLUMN in raw.columns else None
+    if labels is not None:
+        raw = raw.drop(SPLIT_COLUMN)
+    schema = declared if declared is not None else infer_schema(raw, unique=[data.id] if data.id else [])
     if data.target not in raw.columns:
         raise DataSourceError(
             f"{ref.uri} has no target column {data.target!r}",
             hint=f"set data.target in assay.yaml to one of: {', '.join(raw.columns)}",
         )
     frame, report = conform(raw, schema, masked=data.pii)
+    if labels is not None:
+        frame, raw = frame.with_columns(labels), raw.with_columns(labels)
     return PreparedDataset(
         name=name,
         version_id=dataset_version_id(name, content_hash, schema, policy=data.policy),
@@ -82,6 +143,7 @@ def prepare_dataset(data: DataSpec, *, name: str, base_dir: Path) -> PreparedDat
         frame=frame,
         report=report,
         raw=raw,
+        sources={split: r for split, r in refs.items() if split},
     )
 
 
@@ -99,4 +161,4 @@ def read_snapshot(data: bytes) -> pl.DataFrame:
     return pl.read_parquet(io.BytesIO(data))
 
 
-__all__ = ["PreparedDataset", "dataset_version_id", "prepare_dataset", "read_snapshot", "write_snapshot"]
+__all__ = ["SPLIT_COLUMN", "PreparedDataset", "content_hash_of", "dataset_version_id", "source_refs", "prepare_dataset", "read_snapshot", "write_snapshot"]

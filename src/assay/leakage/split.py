@@ -61,6 +61,19 @@ class SplitManifest:
         )
 
 
+PREDEFINED_COLUMN = "_assay_split"  # written by ingest for data.sources (assay.data.dataset.SPLIT_COLUMN)
+
+
+def _predefined(frame: pl.DataFrame) -> dict[str, np.ndarray]:
+    if PREDEFINED_COLUMN not in frame.columns:
+        raise DataError(
+            "split.strategy is predefined but this dataset version was not ingested from data.sources",
+            hint="ingest the pre-split files again (`assay ingest`) after setting data.sources",
+        )
+    labels = frame.get_column(PREDEFINED_COLUMN).to_numpy()
+    return {name: np.flatnonzero(labels == name) for name in SPLITS}
+
+
 def _counts(n: int, split: SplitSpec) -> tuple[int, int]:
     n_test = max(1, int(round(n * split.test_fraction)))
     n_val = int(round(n * split.validation_fraction))
@@ -168,7 +181,9 @@ def split_dataset(
     rng = np.random.default_rng(seed)
     warnings: list[str] = []
     details: dict[str, Any] = {}
-    if split.strategy == "random":
+    if split.strategy == "predefined":
+        indices = _predefined(frame)
+    elif split.strategy == "random":
         indices = _random(frame.height, split, rng)
         if data.time is not None:
             warnings.append(

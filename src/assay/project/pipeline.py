@@ -129,7 +129,7 @@ def ingest(project: Project, *, spec: Spec | None = None, reporter: Reporter | N
     dataset = DatasetVersion(
         id=prepared.version_id,
         name=prepared.name,
-        source_uri=recorded_source(prepared.source.uri, project.root),
+        source_uri=_recorded_sources(prepared, project.root),
         content_hash=prepared.content_hash,
         snapshot_sha256=info.sha256,
         row_count=stored.height,
@@ -171,7 +171,7 @@ def _record_quarantine(project: Project, prepared: PreparedDataset, outcome: Pol
     version = DatasetVersion(
         id=dataset_version_id(name, prepared.content_hash, prepared.schema, policy=spec.data.policy),
         name=name,
-        source_uri=recorded_source(prepared.source.uri, project.root),
+        source_uri=_recorded_sources(prepared, project.root),
         content_hash=prepared.content_hash,
         snapshot_sha256=info.sha256,
         row_count=rows.height,
@@ -194,6 +194,12 @@ def recorded_source(uri: str, root: Path) -> str:
         except ValueError:
             return uri
     return uri_for_display(uri)
+
+
+def _recorded_sources(prepared: PreparedDataset, root: Path) -> str:
+    if not prepared.sources:
+        return recorded_source(prepared.source.uri, root)
+    return "; ".join(f"{split}={recorded_source(ref.uri, root)}" for split, ref in prepared.sources.items())
 
 
 def load_dataset_frame(project: Project, dataset: DatasetVersion) -> pl.DataFrame:

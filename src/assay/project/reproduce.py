@@ -9,13 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from assay.data.source import SourceRef, hash_source
+from assay.data.dataset import content_hash_of, source_refs
 from assay.errors import ArtifactError, AssayError, DataError
 from assay.leakage.split import SPLITS, SplitManifest
 from assay.project.pipeline import factory_packages, load_dataset_frame, make_split
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import ModelRef, Project
 from assay.spec.loader import parse_spec
+from assay.registry.records import DatasetVersion
 from assay.spec.model import Spec
 from assay.training.environment import capture_environment, diff_code, diff_environments, factory_source
 from assay.training.signature import to_model_frame
@@ -73,21 +74,13 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
             model.ref, run.id, False, None, None, None, 0, tuple(why), env_changes, code_changes, tuple(data_notes)
         )
 
-    try:
-        current_hash, _ = hash_source(SourceRef.resolve(dataset.source_uri, base_dir=project.root))
-        if current_hash != dataset.content_hash:
-            data_notes.append(
-                f"the source {dataset.source_uri} changed since it was ingested; reproduction uses the recorded snapshot"
-            )
-    except DataError:
-        data_notes.append(f"the source {dataset.source_uri} is no longer readable; reproduction uses the recorded snapshot")
-
     with reporter.stage("load lineage"):
         try:
             spec_text = project.artifacts.get_bytes(run.spec_sha256).decode("utf-8")
             spec = parse_spec(spec_text, source=f"spec snapshot of {run.id}")
         except AssayError as exc:
             return failed(f"spec: the recorded spec snapshot cannot be used: {_first_line(exc)}")
+        data_notes.extend(_source_notes(project, spec, dataset))
         environment = capture_environment(project.root, extra_packages=factory_packages(spec))
         env_changes = tuple(diff_environments(run.environment, environment))
         code_changes = (*diff_code(run.environment, environment), *_factory_changes(project, spec, run.artifacts))
@@ -164,6 +157,18 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
         code_changes=code_changes,
         data_notes=tuple(data_notes),
     )
+
+
+def _source_notes(project: Project, spec: Spec, dataset: DatasetVersion) -> list[str]:
+    """Whether the source files (as the recorded spec names them) still hold what was ingested.
+    Informational only: reproduction always uses the recorded snapshot."""
+    try:
+        current, _ = content_hash_of(source_refs(spec.data, base_dir=project.root))
+    except DataError:
+        return [f"the source {dataset.source_uri} is no longer readable; reproduction uses the recorded snapshot"]
+    if current != dataset.content_hash:
+        return [f"the source {dataset.source_uri} changed since it was ingested; reproduction uses the recorded snapshot"]
+    return []
 
 
 def _compare(kind: str, what: str, got: np.ndarray, recorded: np.ndarray) -> str | None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 ColumnType = Literal["int", "float", "bool", "string", "category", "date", "datetime"]
 Task = Literal["classification", "regression"]
 Flavor = Literal["sklearn", "lightgbm", "xgboost"]
-SplitStrategy = Literal["time", "group", "random", "stratified"]
+SplitStrategy = Literal["time", "group", "random", "stratified", "predefined"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
@@ -78,6 +78,14 @@ RowCheck = Literal["type", "not_null", "range", "allowed", "unique"]
 CheckPolicy = Literal["fail", "warn", "quarantine"]
 
 
+class PreSplitSources(_Model):
+    """Files that are already split. Every check (schema, drift, leakage) applies to them all."""
+
+    train: str = Field(description="Training rows.")
+    validation: str | None = Field(None, description="Validation rows (optional).")
+    test: str = Field(description="Test rows.")
+
+
 class DriftSpec(_Model):
     """How far a new batch may move from the previous dataset version's profile before it is flagged."""
 
@@ -102,7 +110,12 @@ class DriftSpec(_Model):
 
 
 class DataSpec(_Model):
-    source: str = Field(description="CSV or Parquet file: a path relative to assay.yaml, or an fsspec URL.")
+    source: str | None = Field(
+        None, description="CSV or Parquet file: a path relative to assay.yaml, or an fsspec URL."
+    )
+    sources: PreSplitSources | None = Field(
+        None, description="Data that arrives already split: one file per split, instead of `source`."
+    )
     format: Literal["auto", "csv", "parquet"] = "auto"
     name: str | None = Field(None, description="Dataset name (defaults to the project name).")
     target: str = Field(description="The column the model predicts.")
@@ -130,6 +143,8 @@ class DataSpec(_Model):
 
     @model_validator(mode="after")
     def _check_columns(self) -> DataSpec:
+        if (self.source is None) == (self.sources is None):
+            raise ValueError(at("source", "give exactly one of 'source' (one file) or 'sources' (pre-split files)"))
         roles = {"target": self.target, "time": self.time, "entity": self.entity, "id": self.id}
         if self.data_schema is not None:
             known = self.data_schema.columns
@@ -274,6 +289,12 @@ class Spec(_Model):
 
     @model_validator(mode="after")
     def _check_cross(self) -> Spec:
+        if self.data.sources is not None and self.split.strategy != "predefined":
+            raise ValueError(
+                at("split.strategy", "data.sources names files that are already split: set split.strategy: predefined")
+            )
+        if self.split.strategy == "predefined" and self.data.sources is None:
+            raise ValueError(at("split.strategy", "split.strategy 'predefined' needs data.sources (one file per split)"))
         if self.split.strategy == "time" and self.data.time is None:
             raise ValueError(at("split.strategy", "split.strategy 'time' needs data.time (the column that orders rows in time)"))
         if self.split.strategy == "group" and self.data.entity is None:

@@ -23,6 +23,7 @@ from assay.training.signature import build_signature, categorical_columns, to_mo
 
 
 EVALUATED_SPLITS = ("validation", "test")
+ASSAY_COLUMN_PREFIX = "_assay_"  # columns Assay adds (such as the pre-split marker) are never features
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,9 @@ def encode_labels(y: pl.Series, task: str) -> tuple[np.ndarray, tuple[Any, ...]]
 def model_features(frame: pl.DataFrame, spec: Spec) -> list[str]:
     """The model's input columns for this data: schema columns the spec allows as features."""
     schema = spec.data.data_schema
-    available = [c for c in frame.columns if schema is None or c in schema.columns]
+    available = [
+        c for c in frame.columns if (schema is None or c in schema.columns) and not c.startswith(ASSAY_COLUMN_PREFIX)
+    ]
     features = spec.feature_columns(available)
     if spec.model.features.include is not None:
         unknown = sorted(set(spec.model.features.include) - set(frame.columns))
