@@ -87,6 +87,18 @@ def _locate_csv_problem(uri: str) -> str:
     return ""
 
 
+def _check_utf8(raw: bytes, uri: str) -> None:
+    """CSV must be UTF-8: name the line of the first byte that is not, instead of a codec error."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataSourceError(
+            f"{uri} is not UTF-8 text: line {line} has the byte 0x{raw[exc.start]:02x}, which UTF-8 does not allow there",
+            hint="save the file as UTF-8 (for example `iconv -f latin1 -t utf-8 in.csv > out.csv`), then run again",
+        ) from exc
+
+
 def _read_csv_text(raw: bytes, uri: str) -> pl.DataFrame:
     """Every column as text, and any row whose field count differs from the header's (too many
     or too few) is an error naming its line: a short row must not quietly become nulls."""
@@ -139,6 +151,7 @@ def read_source(ref: SourceRef, *, as_text: bool = False) -> pl.DataFrame:
                 raise DataSourceError(
                     f"data source {ref.uri} is empty", hint="export the data again; the file has no header and no rows"
                 )
+            _check_utf8(raw, ref.uri)
             if as_text:
                 frame = _read_csv_text(raw, ref.uri)
             else:
@@ -150,10 +163,12 @@ def read_source(ref: SourceRef, *, as_text: bool = False) -> pl.DataFrame:
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError, pa.ArrowInvalid) as exc:
         where = _locate_csv_problem(ref.uri) if ref.format == "csv" else ""
         detail = where or str(exc).splitlines()[0]
-        raise DataSourceError(
-            f"cannot read {ref.uri} as {ref.format}: {detail}",
-            hint="fix or re-export that row (quote fields that contain commas), then run the command again",
-        ) from exc
+        hint = (
+            "fix or re-export that row (quote fields that contain commas), then run the command again"
+            if ref.format == "csv"
+            else "the file is truncated or not Parquet: export it again, or set data.format if it is CSV"
+        )
+        raise DataSourceError(f"cannot read {ref.uri} as {ref.format}: {detail}", hint=hint) from exc
     except OSError as exc:
         raise DataSourceError(f"cannot read {ref.uri}: {exc}", hint="check the file and its permissions") from exc
     if frame.height == 0:

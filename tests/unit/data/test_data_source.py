@@ -222,3 +222,22 @@ def test_duplicated_header_names_are_refused(tmp_path: Path) -> None:
     path.write_text("a,a,y\n1,2,0\n")
     with pytest.raises(DataSourceError, match="duplicated column name"):
         read_source(SourceRef(str(path), "csv"), as_text=True)
+
+
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"a,b,y\n1,ok,0\n2,caf\xe9,1\n")
+    with pytest.raises(DataSourceError, match=r"line 3 has the byte 0xe9") as info:
+        read_source(SourceRef(str(path), "csv"), as_text=True)
+    assert "iconv" in info.value.hint
+
+
+def test_a_truncated_parquet_file_says_so(tmp_path: Path) -> None:
+    good = tmp_path / "good.parquet"
+    pl.DataFrame({"a": [1, 2], "y": [0, 1]}).write_parquet(good)
+    data = good.read_bytes()
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataSourceError, match="bad.parquet") as info:
+        read_source(SourceRef(str(bad), "parquet"))
+    assert "truncated or not Parquet" in info.value.hint
