@@ -519,3 +519,17 @@ def test_pre_split_files_must_share_a_header(tmp_path: Path, capsys: pytest.Capt
     )
     code, _, err = cli(capsys, "-C", str(folder), "validate")
     assert code == 4 and "test.csv" in err and "plan" in err
+
+
+def test_reusing_one_test_split_across_runs_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "reuse.csv"
+    _own_data(300).write_csv(source)
+    project_dir = tmp_path / "reuse"
+    assert cli(capsys, "-C", str(project_dir), "init", "--data", str(source), "--target", "churned")[0] == 0
+    first = cli_json(capsys, "-C", str(project_dir), "run")
+    assert first["leakage"]["findings"].get("warning", 0) == 0
+    cli_json(capsys, "-C", str(project_dir), "run")
+    code, _, err = cli(capsys, "-C", str(project_dir), "run")
+    assert code == 0 and "test_split_reuse" in err  # the third run on the same test rows warns
+    runs = cli_json(capsys, "-C", str(project_dir), "runs", "list")
+    assert runs[0]["params"]["leakage"]["findings"]["warning"] >= 1

@@ -75,8 +75,32 @@ def _waiver_for(finding: Finding, waivers: Sequence[Waiver]) -> Waiver | None:
     return None
 
 
-def gate_leakage(frame: pl.DataFrame, manifest: SplitManifest, spec: Spec, *, features: Sequence[str]) -> LeakageGate:
-    """Check the split of `frame` for leakage; critical findings not waived in the spec block."""
+def test_reuse_finding(earlier_runs: Sequence[str]) -> Finding:
+    """The same test rows have scored earlier runs: choosing among models by test score turns the
+    test split into a validation split, and its metrics stop being an unbiased estimate."""
+    count = len(earlier_runs)
+    return Finding(
+        kind="test_split_reuse",
+        severity="warning" if count >= 2 else "info",
+        message=f"this test split has already scored {count} earlier run(s) on the same data "
+        f"({', '.join(earlier_runs[:5])}{' …' if count > 5 else ''})",
+        fix="select models on the validation split; keep the test split for one final check, "
+        "or draw a fresh test split (new data, or another seed) before comparing again",
+        evidence={"earlier_runs": count},
+    )
+
+
+def gate_leakage(
+    frame: pl.DataFrame,
+    manifest: SplitManifest,
+    spec: Spec,
+    *,
+    features: Sequence[str],
+    earlier_runs: Sequence[str] = (),
+) -> LeakageGate:
+    """Check the split of `frame` for leakage; critical findings not waived in the spec block.
+
+    `earlier_runs` are the runs that were already evaluated on this exact split (test reuse)."""
     check_waiver_kinds(spec)
     parts = {name: frame[manifest.indices[name]] for name in ("train", "validation", "test")}
     report = check_leakage(
@@ -86,6 +110,8 @@ def gate_leakage(frame: pl.DataFrame, manifest: SplitManifest, spec: Spec, *, fe
         validation=parts["validation"] if parts["validation"].height else None,
         seed=spec.seed,
     )
+    if earlier_runs:
+        report = report.with_finding(test_reuse_finding(earlier_runs))
     blocking: list[Finding] = []
     waived: list[tuple[Finding, Waiver]] = []
     for finding in report.findings:
@@ -97,4 +123,4 @@ def gate_leakage(frame: pl.DataFrame, manifest: SplitManifest, spec: Spec, *, fe
     return LeakageGate(report, tuple(blocking), tuple(waived))
 
 
-__all__ = ["LeakageGate", "check_waiver_kinds", "declarations_for", "gate_leakage"]
+__all__ = ["LeakageGate", "check_waiver_kinds", "declarations_for", "gate_leakage", "test_reuse_finding"]

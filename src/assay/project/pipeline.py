@@ -275,7 +275,13 @@ def train_project(
     try:
         with reporter.stage("leakage check"):
             t0 = time.perf_counter()
-            gate = gate_leakage(frame, manifest, spec, features=model_features(frame, spec))
+            gate = gate_leakage(
+                frame,
+                manifest,
+                spec,
+                features=model_features(frame, spec),
+                earlier_runs=_runs_on_split(project, dataset.id, split_info.sha256, exclude=run.id),
+            )
             artifacts["leakage"] = project.artifacts.put_bytes(gate.to_json_bytes()).sha256
             timings["leakage"] = time.perf_counter() - t0
         leakage_summary = _record_leakage(project, run.id, gate)
@@ -342,6 +348,18 @@ def train_project(
         )
         raise
     return TrainResult(dataset, finished, model, manifest.sizes(), manifest.warnings, timings)
+
+
+def _runs_on_split(project: Project, dataset_id: str, split_sha256: str, *, exclude: str) -> list[str]:
+    """Earlier succeeded runs that were evaluated on exactly this split of this dataset version."""
+    return [
+        r.id
+        for r in project.metadata.list_runs(limit=10_000)
+        if r.id != exclude
+        and r.dataset_version_id == dataset_id
+        and r.status == RunStatus.SUCCEEDED
+        and r.artifacts.get("split") == split_sha256
+    ]
 
 
 def _record_leakage(project: Project, run_id: str, gate: LeakageGate) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -40,6 +40,10 @@ class LeakageReport:
     @property
     def critical(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity == "critical")
+
+    def with_finding(self, finding: Finding) -> LeakageReport:
+        """The same report with one more finding (from a check outside the detectors), in order."""
+        return replace(self, findings=tuple(sorted((*self.findings, finding), key=_order)))
 
     def counts(self) -> dict[str, int]:
         return {level: sum(f.severity == level for f in self.findings) for level in SEVERITY_RANK}

@@ -19,6 +19,7 @@ Kind = Literal[
     "identifier_encodes_target",
     "row_order_encodes_target",
     "preprocessing_before_split",
+    "test_split_reuse",
 ]
 Severity = Literal["info", "warning", "critical"]
 
