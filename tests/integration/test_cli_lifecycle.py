@@ -533,3 +533,21 @@ def test_reusing_one_test_split_across_runs_is_reported(tmp_path: Path, capsys: 
     assert code == 0 and "test_split_reuse" in err  # the third run on the same test rows warns
     runs = cli_json(capsys, "-C", str(project_dir), "runs", "list")
     assert runs[0]["params"]["leakage"]["findings"]["warning"] >= 1
+
+
+def test_a_pre_split_test_file_from_another_population_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _own_data(1200, seed=9)
+    folder = tmp_path / "population"
+    (folder / "data").mkdir(parents=True)
+    data[:900].write_csv(folder / "data" / "train.csv")
+    data[900:].with_columns(pl.col("usage_hours") * 4).write_csv(folder / "data" / "test.csv")  # heavy users only
+    (folder / "assay.yaml").write_text(
+        "project: population\ndata:\n  sources: {train: data/train.csv, test: data/test.csv}\n  target: churned\n  time: signup_date\n"
+        "  entity: account\n  pii: [email]\nsplit:\n  strategy: predefined\n  validation_fraction: 0\n"
+        "model:\n  name: m\n  estimator: sklearn.linear_model.LogisticRegression\nleakage:\n  entity_may_cross: true\n"
+    )
+    summary = cli_json(capsys, "-C", str(folder), "run")
+    assert summary["leakage"]["findings"].get("warning", 0) >= 1
+    code, out, _ = cli(capsys, "-C", str(folder), "leakage", "check", "--json")
+    found = [f for f in json.loads(out)["findings"] if f["kind"] == "unrepresentative_test"]
+    assert [f["columns"] for f in found] == [["usage_hours"]] and found[0]["severity"] == "warning"

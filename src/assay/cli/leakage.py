@@ -140,9 +140,7 @@ def check_command(
 
 def _check_project(ctx: typer.Context, *, dataset: str | None, as_json: bool) -> None:
     from assay.errors import NotFoundError
-    from assay.leakage.gate import gate_leakage
-    from assay.project.pipeline import load_dataset_frame, make_split
-    from assay.training.trainer import model_features
+    from assay.project.pipeline import check_split_leakage, load_dataset_frame, make_split
 
     with open_project(ctx) as project:
         spec, _ = project.load_spec()
@@ -154,7 +152,7 @@ def _check_project(ctx: typer.Context, *, dataset: str | None, as_json: bool) ->
                 raise NotFoundError("dataset", spec.dataset_name, hint="run `assay ingest` first")
             version = found[0]
         frame = load_dataset_frame(project, version)
-        gate = gate_leakage(frame, make_split(frame, version, spec), spec, features=model_features(frame, spec))
+        gate = check_split_leakage(project, frame, make_split(frame, version, spec), spec, version)
     if as_json:
         print_json({"dataset_version": version.id, **gate.to_dict()})
     else:

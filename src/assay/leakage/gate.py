@@ -97,10 +97,12 @@ def gate_leakage(
     *,
     features: Sequence[str],
     earlier_runs: Sequence[str] = (),
+    extra: Sequence[Finding] = (),
 ) -> LeakageGate:
     """Check the split of `frame` for leakage; critical findings not waived in the spec block.
 
-    `earlier_runs` are the runs that were already evaluated on this exact split (test reuse)."""
+    `earlier_runs` are the runs that were already evaluated on this exact split (test reuse);
+    `extra` are findings from checks that live above this layer (representativeness)."""
     check_waiver_kinds(spec)
     parts = {name: frame[manifest.indices[name]] for name in ("train", "validation", "test")}
     report = check_leakage(
@@ -112,6 +114,8 @@ def gate_leakage(
     )
     if earlier_runs:
         report = report.with_finding(test_reuse_finding(earlier_runs))
+    for finding in extra:
+        report = report.with_finding(finding)
     blocking: list[Finding] = []
     waived: list[tuple[Finding, Waiver]] = []
     for finding in report.findings:

@@ -23,7 +23,7 @@ from assay.errors import DataCheckError, NotFoundError
 from assay.evaluation.metrics import compute_metrics
 from assay.leakage.gate import LeakageGate, gate_leakage
 from assay.leakage.split import SplitManifest, split_dataset
-from assay.project.profiling import DriftCheck, check_batch, profile_bytes
+from assay.project.profiling import DriftCheck, check_batch, profile_bytes, representativeness_findings
 from assay.project.quarantine import PolicyOutcome, apply_policy, keep_rows, quarantine_frame
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import Project
@@ -275,13 +275,7 @@ def train_project(
     try:
         with reporter.stage("leakage check"):
             t0 = time.perf_counter()
-            gate = gate_leakage(
-                frame,
-                manifest,
-                spec,
-                features=model_features(frame, spec),
-                earlier_runs=_runs_on_split(project, dataset.id, split_info.sha256, exclude=run.id),
-            )
+            gate = check_split_leakage(project, frame, manifest, spec, dataset, exclude_run=run.id)
             artifacts["leakage"] = project.artifacts.put_bytes(gate.to_json_bytes()).sha256
             timings["leakage"] = time.perf_counter() - t0
         leakage_summary = _record_leakage(project, run.id, gate)
@@ -350,7 +344,29 @@ def train_project(
     return TrainResult(dataset, finished, model, manifest.sizes(), manifest.warnings, timings)
 
 
-def _runs_on_split(project: Project, dataset_id: str, split_sha256: str, *, exclude: str) -> list[str]:
+def check_split_leakage(
+    project: Project,
+    frame: pl.DataFrame,
+    manifest: SplitManifest,
+    spec: Spec,
+    dataset: DatasetVersion,
+    *,
+    exclude_run: str | None = None,
+) -> LeakageGate:
+    """Everything checked for leakage before training: the detectors on the split, test-split reuse
+    across recorded runs, and whether the test rows represent the training population."""
+    features = model_features(frame, spec)
+    return gate_leakage(
+        frame,
+        manifest,
+        spec,
+        features=features,
+        earlier_runs=_runs_on_split(project, dataset.id, manifest.sha256, exclude=exclude_run),
+        extra=representativeness_findings(frame, manifest, spec, features=features),
+    )
+
+
+def _runs_on_split(project: Project, dataset_id: str, split_sha256: str, *, exclude: str | None) -> list[str]:
     """Earlier succeeded runs that were evaluated on exactly this split of this dataset version."""
     return [
         r.id

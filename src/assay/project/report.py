@@ -11,16 +11,22 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import matplotlib
 from matplotlib.figure import Figure
 
-from assay.data.profile import CategoricalProfile, ColumnProfile, DatasetProfile, NumericProfile, profile_with_edges
+from assay.data.dataset import read_snapshot
+from assay.data.profile import (
+    CategoricalProfile,
+    ColumnProfile,
+    DatasetProfile,
+    NumericProfile,
+    profile_with_edges,
+)
 from assay.errors import NotFoundError
-from assay.project.pipeline import load_dataset_frame
 from assay.project.workspace import Project
 from assay.registry.records import DatasetVersion, Run
 
@@ -30,7 +36,13 @@ TOP_CATEGORY_BARS = 10
 RUNS_SEARCHED = 500  # how many of the newest runs are searched for one on the dataset version
 
 ActionKind = Literal["leakage", "check-failed", "drift-failed", "drift-warning", "check-warned"]
-_ACTION_ORDER: tuple[ActionKind, ...] = ("leakage", "check-failed", "drift-failed", "drift-warning", "check-warned")
+_ACTION_ORDER: tuple[ActionKind, ...] = (
+    "leakage",
+    "check-failed",
+    "drift-failed",
+    "drift-warning",
+    "check-warned",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +55,12 @@ class Action:
     message: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "subject": self.subject, "check": self.check, "message": self.message}
+        return {
+            "kind": self.kind,
+            "subject": self.subject,
+            "check": self.check,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +86,10 @@ class DataReport:
     @property
     def warned_checks(self) -> list[dict[str, Any]]:
         """Failed checks let through by `data.policy: warn`, and checks of warning severity."""
-        return [*self.dataset.checks.get("warned", []), *self.dataset.checks.get("warnings", [])]
+        return [
+            *self.dataset.checks.get("warned", []),
+            *self.dataset.checks.get("warnings", []),
+        ]
 
     @property
     def drift(self) -> Mapping[str, Any]:
@@ -84,15 +104,30 @@ class DataReport:
     def actions(self) -> tuple[Action, ...]:
         found: list[Action] = []
         for f in self.critical_findings:
-            found.append(Action("leakage", ", ".join(f.get("columns", [])) or "rows", f.get("kind", ""), f.get("message", "")))
-        for kind, results in (
+            found.append(
+                Action(
+                    "leakage",
+                    ", ".join(f.get("columns", [])) or "rows",
+                    f.get("kind", ""),
+                    f.get("message", ""),
+                )
+            )
+        grouped: tuple[tuple[ActionKind, Sequence[Mapping[str, Any]]], ...] = (
             ("check-failed", self.quarantined_checks),
             ("drift-failed", self.drift.get("failed", [])),
             ("drift-warning", self.drift.get("warnings", [])),
             ("check-warned", self.warned_checks),
-        ):
+        )
+        for kind, results in grouped:
             for r in results:
-                found.append(Action(kind, r.get("column") or "the batch", r.get("check", ""), r.get("message", "")))  # type: ignore[arg-type]
+                found.append(
+                    Action(
+                        kind,
+                        r.get("column") or "the batch",
+                        r.get("check", ""),
+                        r.get("message", ""),
+                    )
+                )
         return tuple(sorted(found, key=lambda a: _ACTION_ORDER.index(a.kind)))
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,7 +166,11 @@ class DataReport:
             },
             "leakage": None
             if self.leakage is None or self.leakage_run is None
-            else {"run_id": self.leakage_run.id, "run_status": self.leakage_run.status.value, **self.leakage},
+            else {
+                "run_id": self.leakage_run.id,
+                "run_status": self.leakage_run.status.value,
+                **self.leakage,
+            },
         }
 
 
@@ -141,7 +180,11 @@ def build_report(project: Project, dataset_id: str | None = None) -> DataReport:
         name = project.load_spec()[0].dataset_name
         newest = project.metadata.list_datasets(name=name, limit=1)
         if not newest:
-            raise NotFoundError("dataset", name, hint="run `assay ingest` to record a version of it first")
+            raise NotFoundError(
+                "dataset",
+                name,
+                hint="run `assay ingest` to record a version of it first",
+            )
         dataset = newest[0]
     else:
         dataset = project.metadata.get_dataset(dataset_id)
@@ -152,7 +195,8 @@ def build_report(project: Project, dataset_id: str | None = None) -> DataReport:
         reference = project.metadata.get_dataset(reference_id)
         reference_profile = _load_profile(project, reference)
         if reference_profile is not None:
-            compared = profile_with_edges(load_dataset_frame(project, dataset), reference_profile)
+            frame = read_snapshot(project.artifacts.get_bytes(dataset.snapshot_sha256))
+            compared = profile_with_edges(frame, reference_profile)
     run = next(
         (
             r
@@ -162,7 +206,16 @@ def build_report(project: Project, dataset_id: str | None = None) -> DataReport:
         None,
     )
     leakage = json.loads(project.artifacts.get_bytes(run.artifacts["leakage"])) if run else None
-    return DataReport(dataset, profile, reference, reference_profile, compared, run, leakage, project.clock.now())
+    return DataReport(
+        dataset,
+        profile,
+        reference,
+        reference_profile,
+        compared,
+        run,
+        leakage,
+        project.clock.now(),
+    )
 
 
 def _load_profile(project: Project, dataset: DatasetVersion) -> DatasetProfile | None:
@@ -304,7 +357,21 @@ def _checks_section(report: DataReport) -> str:
             f"<p>{_e(quarantine['rows'])} row(s) were quarantined into dataset version "
             f"<code>{_e(quarantine.get('dataset_version'))}</code> ({_e(by_check)}).</p>"
         )
-    table = _table(["status", "check", "column", "message", "failed rows", "examples (PII masked)"], rows) if rows else ""
+    table = (
+        _table(
+            [
+                "status",
+                "check",
+                "column",
+                "message",
+                "failed rows",
+                "examples (PII masked)",
+            ],
+            rows,
+        )
+        if rows
+        else ""
+    )
     return f"<section><h2>Checks</h2>{summary}{table}</section>"
 
 
@@ -318,7 +385,7 @@ def _drift_section(report: DataReport) -> str:
         f"<p>Compared with <code>{_e(drift['reference'])}</code>: {_e(drift.get('checks', '?'))} drift check(s), "
         f"{len(rows)} flagged.</p>"
     )
-    table = _table(["status", "check", "column", "message", "", ""], [r[:4] + ["", ""] for r in rows]) if rows else ""
+    table = _table(["status", "check", "column", "message"], [r[:4] for r in rows]) if rows else ""
     return f"<section><h2>Drift</h2>{summary}{table}</section>"
 
 
@@ -374,7 +441,9 @@ def _plots_section(report: DataReport) -> str:
     )
     legend = "current batch in blue" + (", reference in grey" if report.reference_profile else "")
     blocks = "".join(f'<div class="plot">{svg}</div>' for svg in svgs)
-    return f'<section><h2>Columns</h2><p class="muted">{_e(legend)}.</p>{note}<div class="plots">{blocks}</div></section>'
+    return (
+        f'<section><h2>Columns</h2><p class="muted">{_e(legend)}.</p>{note}<div class="plots">{blocks}</div></section>'
+    )
 
 
 def _text(value: str, limit: int = 28) -> str:
@@ -411,9 +480,11 @@ def _edge_label(value: float, column_type: str) -> str:
         if column_type == "date":
             return (date(1970, 1, 1) + timedelta(days=int(value))).isoformat()
         if column_type == "datetime":
-            return (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=int(value))).date().isoformat()
+            return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(value))).date().isoformat()
     except (OverflowError, ValueError):
         pass
+    if value == int(value) and abs(value) < 1e9:
+        return f"{int(value):,}"
     return f"{value:.4g}"
 
 
@@ -430,14 +501,33 @@ def _numeric_svg(
     figure, axes = _figure()
     if isinstance(reference, NumericProfile) and isinstance(compared, NumericProfile):
         bins, edges = compared.histogram, reference.edges
-        axes.step(range(len(bins)), _shares(reference.histogram), where="mid", color=_REFERENCE, linewidth=2, label="reference")
+        axes.step(
+            range(len(bins)),
+            _shares(reference.histogram),
+            where="mid",
+            color=_REFERENCE,
+            linewidth=2,
+            label="reference",
+        )
     else:
         bins, edges = current.histogram, current.edges
-    axes.step(range(len(bins)), _shares(bins), where="mid", color=_CURRENT, linewidth=1.5, label="current")
+    axes.step(
+        range(len(bins)),
+        _shares(bins),
+        where="mid",
+        color=_CURRENT,
+        linewidth=1.5,
+        label="current",
+    )
     if len(bins) == len(edges) + 1 and edges:
         step = max(1, len(edges) // 5)
         positions = list(range(0, len(edges), step))
-        axes.set_xticks([i + 0.5 for i in positions], [_edge_label(edges[i], column_type) for i in positions], rotation=30, ha="right")
+        axes.set_xticks(
+            [i + 0.5 for i in positions],
+            [_edge_label(edges[i], column_type) for i in positions],
+            rotation=30,
+            ha="right",
+        )
     axes.set_title(_text(name, 48), fontsize=9)
     axes.set_ylabel("share of rows", fontsize=7)
     missing = current.missing_count / current.count if current.count else 0.0
@@ -449,19 +539,46 @@ def _categorical_svg(name: str, current: ColumnProfile, reference: ColumnProfile
     figure, axes = _figure()
     if not isinstance(current, CategoricalProfile):
         return _svg(figure, salt)
-    own = dict(zip(current.categories, _shares([*current.counts, current.other_count]), strict=False))
+    own = dict(
+        zip(
+            current.categories,
+            _shares([*current.counts, current.other_count]),
+            strict=False,
+        )
+    )
     ref: dict[str, float] = {}
     if isinstance(reference, CategoricalProfile):
-        ref = dict(zip(reference.categories, _shares([*reference.counts, reference.other_count]), strict=False))
+        ref = dict(
+            zip(
+                reference.categories,
+                _shares([*reference.counts, reference.other_count]),
+                strict=False,
+            )
+        )
     ranked = sorted(set(own) | set(ref), key=lambda c: (-max(own.get(c, 0.0), ref.get(c, 0.0)), c))
     top = ranked[:TOP_CATEGORY_BARS][::-1]
     positions = range(len(top))
     if ref:
-        axes.barh([p + 0.2 for p in positions], [ref.get(c, 0.0) for c in top], height=0.4, color=_REFERENCE, label="reference")
-    axes.barh([p - 0.2 if ref else p for p in positions], [own.get(c, 0.0) for c in top], height=0.4, color=_CURRENT, label="current")
+        axes.barh(
+            [p + 0.2 for p in positions],
+            [ref.get(c, 0.0) for c in top],
+            height=0.4,
+            color=_REFERENCE,
+            label="reference",
+        )
+    axes.barh(
+        [p - 0.2 if ref else p for p in positions],
+        [own.get(c, 0.0) for c in top],
+        height=0.4,
+        color=_CURRENT,
+        label="current",
+    )
     axes.set_yticks(list(positions), [_text(c) for c in top])
     hidden = len(ranked) - len(top)
-    axes.set_title(_text(name, 48) + (f" (top {len(top)} of {len(ranked)})" if hidden else ""), fontsize=9)
+    axes.set_title(
+        _text(name, 48) + (f" (top {len(top)} of {len(ranked)})" if hidden else ""),
+        fontsize=9,
+    )
     axes.set_xlabel("share of non-missing rows", fontsize=7)
     return _svg(figure, salt)
 
@@ -475,8 +592,18 @@ def _null_rate_svg(profile: DatasetProfile, reference: DatasetProfile | None, *,
 
     positions = range(len(names))
     if reference is not None:
-        axes.barh([p + 0.2 for p in positions], [rate(reference.columns.get(n)) for n in names], height=0.4, color=_REFERENCE)
-    axes.barh([p - 0.2 if reference else p for p in positions], [rate(profile.columns[n]) for n in names], height=0.4, color=_CURRENT)
+        axes.barh(
+            [p + 0.2 for p in positions],
+            [rate(reference.columns.get(n)) for n in names],
+            height=0.4,
+            color=_REFERENCE,
+        )
+    axes.barh(
+        [p - 0.2 if reference else p for p in positions],
+        [rate(profile.columns[n]) for n in names],
+        height=0.4,
+        color=_CURRENT,
+    )
     axes.set_yticks(list(positions), [_text(n) for n in names])
     axes.set_title("missing values per column", fontsize=9)
     axes.set_xlabel("share of rows null or NaN", fontsize=7)

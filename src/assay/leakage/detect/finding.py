@@ -20,6 +20,7 @@ Kind = Literal[
     "row_order_encodes_target",
     "preprocessing_before_split",
     "test_split_reuse",
+    "unrepresentative_test",
 ]
 Severity = Literal["info", "warning", "critical"]
 
