@@ -8,13 +8,14 @@ import typer
 
 from assay.cli.context import JSON_OPTION
 from assay.cli.output import print_json
+from assay.cli.report import report_command
 
-data_app = typer.Typer(help="Look at data files: infer their schema.", no_args_is_help=True)
+data_app = typer.Typer(help="Look at data: infer a file's schema, report on a dataset version.", no_args_is_help=True)
 
 
 @data_app.callback()
 def data_group() -> None:
-    """Look at data files: infer their schema."""
+    """Look at data: infer a file's schema, report on a dataset version."""
 
 
 @data_app.command("infer")
@@ -35,5 +36,7 @@ def infer_command(
     else:
         typer.echo("\n".join(["schema:", *schema_yaml_lines(schema, indent="  ")]))
 
+
+data_app.command("report")(report_command)
 
 __all__ = ["data_app"]

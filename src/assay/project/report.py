@@ -238,6 +238,7 @@ def _write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(temp, 0o644)  # a report is for reading and sharing; mkstemp makes it private
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
