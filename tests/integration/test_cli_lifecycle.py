@@ -551,3 +551,24 @@ def test_a_pre_split_test_file_from_another_population_is_reported(tmp_path: Pat
     code, out, _ = cli(capsys, "-C", str(folder), "leakage", "check", "--json")
     found = [f for f in json.loads(out)["findings"] if f["kind"] == "unrepresentative_test"]
     assert [f["columns"] for f in found] == [["usage_hours"]] and found[0]["severity"] == "warning"
+
+
+def test_leakage_check_splits_a_single_file_by_column_or_strategy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frame = _own_data(1000, seed=11).with_columns(pl.col("churned").alias("leak"))
+    source = tmp_path / "one.csv"
+    frame.with_columns(pl.Series("part", ["train"] * 700 + ["validation"] * 100 + ["test"] * 200)).write_csv(source)
+    code, out, _ = cli(capsys, "leakage", "check", "--data", str(source), "--split-column", "part", "--target", "churned", "--json")
+    report = json.loads(out)
+    assert code == 1 and report["rows"] == {"train": 700, "validation": 100, "test": 200}
+    assert "target_copy" in {f["kind"] for f in report["findings"]}
+
+    plain = tmp_path / "plain.csv"
+    frame.drop("leak").write_csv(plain)
+    code, out, _ = cli(
+        capsys, "leakage", "check", "--data", str(plain), "--target", "churned", "--strategy", "time",
+        "--time", "signup_date", "--entity", "account", "--entity-may-cross", "--test-fraction", "0.3", "--json",
+    )
+    report = json.loads(out)
+    assert code == 0 and report["rows"]["test"] == 300
+    code, _, err = cli(capsys, "leakage", "check", "--data", str(plain), "--train", str(plain), "--target", "churned")
+    assert code == 2 and "either --data or --train/--test" in err

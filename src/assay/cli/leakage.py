@@ -91,6 +91,12 @@ def check_command(
     test: Path | None = typer.Option(None, "--test", help="Test rows (CSV or Parquet)."),
     validation: Path | None = typer.Option(None, "--validation", help="Validation rows (CSV or Parquet), if any."),
     dataset: str | None = typer.Option(None, "--dataset", help="Project mode: this dataset version (default: the newest of the spec's dataset)."),
+    data: Path | None = typer.Option(None, "--data", help="One file to split here (with --split-column, or --strategy and fractions)."),
+    split_column: str | None = typer.Option(None, "--split-column", help="With --data: column saying train/validation/test for each row."),
+    strategy: str = typer.Option("random", "--strategy", help="With --data and no --split-column: random, stratified, time (needs --time) or group (needs --entity)."),
+    test_fraction: float = typer.Option(0.2, "--test-fraction", help="With --strategy: share of rows for test."),
+    validation_fraction: float = typer.Option(0.0, "--validation-fraction", help="With --strategy: share of rows for validation."),
+    gap_days: int = typer.Option(0, "--gap-days", help="With --strategy time: days left out before each cut-off."),
     target: str | None = typer.Option(None, "--target", help="The column the model predicts (files mode; the spec says it in project mode)."),
     time: str | None = typer.Option(None, "--time", help="When each row happened."),
     prediction_time: str | None = typer.Option(None, "--prediction-time", help="When each prediction is made (default: --time)."),
@@ -110,11 +116,15 @@ def check_command(
     dataset version (exactly what `assay train` checks before fitting). With --train and --test,
     checks those files, with the declarations given as flags.
     """
-    if train is None and test is None:
+    if data is not None and (train is not None or test is not None):
+        raise typer.BadParameter("give either --data or --train/--test, not both", param_hint="--data")
+    if data is None and train is None and test is None:
         _check_project(ctx, dataset=dataset, as_json=as_json)
         return
-    if train is None or test is None or target is None:
-        raise typer.BadParameter("files mode needs --train, --test and --target together", param_hint="--train/--test/--target")
+    if target is None or (data is None and (train is None or test is None)):
+        raise typer.BadParameter(
+            "files mode needs --target with either --train and --test, or --data", param_hint="--train/--test/--target"
+        )
     from assay.leakage.detect import Declarations, check_leakage
 
     declarations = Declarations(
@@ -127,8 +137,18 @@ def check_command(
         feature_time=_feature_times(feature_time),
         features=_names(features) or None,
     )
+    if data is not None:
+        parts = _split_one_file(
+            _read(data), target=target, time=time, entity=entity, split_column=split_column, strategy=strategy,
+            test_fraction=test_fraction, validation_fraction=validation_fraction, gap_days=gap_days, seed=seed,
+        )
+    else:
+        assert train is not None and test is not None  # checked above
+        parts = {"train": _read(train), "test": _read(test), "validation": _read(validation) if validation is not None else None}
+    validation_part = parts["validation"]
     report = check_leakage(
-        _read(train), _read(test), declarations, validation=_read(validation) if validation is not None else None, seed=seed
+        parts["train"], parts["test"], declarations,
+        validation=validation_part if validation_part is not None and validation_part.height else None, seed=seed,
     )
     if as_json:
         print_json(report.to_dict())
@@ -136,6 +156,52 @@ def check_command(
         _render(report)
     if report.critical:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _split_one_file(
+    frame: pl.DataFrame,
+    *,
+    target: str,
+    time: str | None,
+    entity: str | None,
+    split_column: str | None,
+    strategy: str,
+    test_fraction: float,
+    validation_fraction: float,
+    gap_days: int,
+    seed: int,
+) -> dict[str, pl.DataFrame | None]:
+    """Split one file either by a column naming each row's split, or by a strategy, as a project would."""
+    import polars as pl
+    from pydantic import ValidationError
+
+    from assay.errors import LeakageError
+    from assay.leakage.split import split_dataset
+    from assay.spec.model import DataSpec, SplitSpec
+
+    if split_column is not None:
+        if split_column not in frame.columns:
+            raise LeakageError(f"--split-column {split_column!r} is not a column of --data", hint=f"columns are: {', '.join(frame.columns)}")
+        labels = frame.get_column(split_column).cast(pl.String)
+        unknown = sorted(set(labels.drop_nulls().to_list()) - {"train", "validation", "test"})
+        if unknown or labels.null_count():
+            raise LeakageError(
+                f"--split-column {split_column!r} must hold train, validation or test on every row; found {unknown or 'missing values'}",
+                hint="fix the column, or split with --strategy instead",
+            )
+        rest = frame.drop(split_column)
+        return {name: rest.filter(labels == name) for name in ("train", "validation", "test")}
+    try:
+        data_spec = DataSpec(source="-", target=target, time=time, entity=entity)
+        split_spec = SplitSpec(
+            strategy=strategy, test_fraction=test_fraction, validation_fraction=validation_fraction, gap_days=gap_days  # type: ignore[arg-type]
+        )
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc.errors()[0]["msg"]), param_hint="--strategy/--test-fraction/--validation-fraction") from exc
+    if (strategy == "time" and time is None) or (strategy == "group" and entity is None) or strategy == "predefined":
+        raise typer.BadParameter("--strategy time needs --time, group needs --entity; predefined needs --split-column", param_hint="--strategy")
+    manifest = split_dataset(frame, dataset_version_id="ad-hoc", data=data_spec, split=split_spec, seed=seed)
+    return {name: frame[manifest.indices[name]] for name in ("train", "validation", "test")}
 
 
 def _check_project(ctx: typer.Context, *, dataset: str | None, as_json: bool) -> None:
