@@ -112,7 +112,7 @@ def models_show(ctx: typer.Context, ref: str = typer.Argument(..., help="NAME:VE
     """Everything recorded about one model version: status, aliases, metrics, signature, artifact."""
     with open_project(ctx) as project:
         model = project.resolve_model(ref)
-        aliases = _aliases_by_version(project, model.name).get(model.version, [])
+        aliases = aliases_of(project, model)
     data = model_dict(model, aliases)
     if as_json:
         print_json(data)

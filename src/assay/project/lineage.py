@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from assay.project.models import aliases_of
 from assay.project.workspace import ModelRef, Project
 from assay.registry.records import DatasetVersion, ModelVersion, Run
 from assay.registry.store import ArtifactProblem
@@ -57,8 +58,7 @@ def lineage(project: Project, ref: str | ModelRef) -> Lineage:
     model = project.resolve_model(ref)
     run = project.metadata.get_run(model.run_id)
     dataset = project.metadata.get_dataset(run.dataset_version_id)
-    aliases = tuple(sorted(a for a, v in project.metadata.list_aliases(model.name).items() if v == model.version))
-    return Lineage(dataset, run, model, aliases)
+    return Lineage(dataset, run, model, tuple(aliases_of(project, model)))
 
 
 @dataclass(frozen=True, slots=True)

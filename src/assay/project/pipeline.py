@@ -393,11 +393,8 @@ def _record_leakage(project: Project, run_id: str, gate: LeakageGate) -> dict[st
             },
             at=project.clock.now(),
         )
-    counts: dict[str, int] = {}
-    for finding in gate.report.findings:
-        counts[finding.severity] = counts.get(finding.severity, 0) + 1
     return {
-        "findings": counts,
+        "findings": gate.report.counts(),
         "blocking": [f.kind for f in gate.blocking],
         "waived": [{"kind": f.kind, "columns": list(f.columns), "reason": w.reason} for f, w in gate.waived],
     }
