@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from assay.cli.context import JSON_OPTION, open_project, state
-from assay.cli.output import RichReporter, fmt_metric, key_values, print_json, stderr, stdout, table
+from assay.cli.output import RichReporter, fmt_metric, key_values, print_json, scan_progress, stderr, stdout, table
 from assay.project.settings import STATE_DIR, Settings
 
 if TYPE_CHECKING:
     from assay.data.schema import ValidationReport
     from assay.project.pipeline import TrainResult
+    from assay.project.validation import SourceValidation
 
 DEMO_ROWS = 60_000  # the demo's default size (assay.project.demo.DEMO_ROWS)
 
@@ -149,23 +150,72 @@ def _render_report(report: ValidationReport, source: str, *, show_all: bool) -> 
 
 def validate_command(
     ctx: typer.Context,
+    path: Path | None = typer.Argument(
+        None, help="A new batch (CSV or Parquet) to check against the project's schema; default: the spec's source(s)."
+    ),
     show_all: bool = typer.Option(False, "--all", help="List every check, not only the failing ones."),
+    no_drift: bool = typer.Option(False, "--no-drift", help="Skip the comparison with the reference profile."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Check the spec's data source against its schema without recording anything.
+    """Check data against the project's schema and reference profile, recording nothing.
 
-    Exits 4 when a check fails.
+    Streams the file batch by batch (memory stays at about one batch, so files larger than memory
+    validate), runs every schema check, and compares the batch's distribution with the newest
+    ingested version's profile (PSI, KS, unseen categories, null rates). The schema is the one
+    declared in assay.yaml, else the one recorded by the last `assay ingest`; with neither, the
+    whole source is read and a schema inferred, as `assay ingest` would.
+
+    Examples: assay validate | assay validate data/2026-11-batch.parquet --json
+
+    Exits 4 when a check fails (or drift fails with data.drift.on_fail: fail).
     """
-    from assay.project.pipeline import validate
+    from assay.project.validation import schema_for_validation, validate_sources
 
     with open_project(ctx) as project:
-        prepared = validate(project)
+        spec = project.load_spec()[0]
+        if path is None and schema_for_validation(project, spec) is None:
+            from assay.project.pipeline import validate  # imports the training stack
+
+            prepared = validate(project, spec=spec)  # nothing to hold it to yet: infer, as ingest does
+            document = {"passed": prepared.report.passed, "dataset_version": prepared.version_id, "sources": [
+                {"source": prepared.source.uri, "split": None, "passed": prepared.report.passed,
+                 **{k: v for k, v in prepared.report.summary().items() if k != "passed"},
+                 "results": [r.to_dict() for r in prepared.report.results], "schema": "inferred"}]}
+            if as_json:
+                print_json(document)
+            else:
+                _render_report(prepared.report, prepared.source.uri, show_all=show_all)
+            if not prepared.report.passed:
+                raise typer.Exit(4)
+            return
+        with scan_progress(enabled=not as_json) as progress:
+            results = validate_sources(project, path=path, spec=spec, drift=not no_drift, progress=progress)
+    passed = all(r.passed for r in results)
     if as_json:
-        print_json({"source": prepared.source.uri, "dataset_version": prepared.version_id, **prepared.report.summary(), "results": [r.to_dict() for r in prepared.report.results]})
+        print_json({"passed": passed, "sources": [r.to_dict() for r in results]})
     else:
-        _render_report(prepared.report, prepared.source.uri, show_all=show_all)
-    if not prepared.report.passed:
+        for result in results:
+            label = f"{result.source} ({result.split})" if result.split else result.source
+            _render_report(result.report, label, show_all=show_all)
+            _render_drift(result, show_all=show_all)
+    if not passed:
         raise typer.Exit(4)
+
+
+def _render_drift(result: SourceValidation, *, show_all: bool) -> None:
+    out = stdout()
+    if result.reference is None:
+        return
+    shown = result.drift if show_all else [r for r in result.drift if not r.passed]
+    rows = [
+        ["PASS" if r.passed else ("WARN" if r.severity == "warning" else "FAIL"), r.check, r.column, r.message]
+        for r in shown
+    ]
+    if rows:
+        out.print(table(f"drift against dataset version {result.reference}", ["verdict", "check", "column", "detail"], rows))
+    failing = sum(not r.passed for r in result.drift)
+    policy = "" if result.drift_fails else " (data.drift.on_fail: warn)"
+    out.print(f"drift: {len(result.drift) - failing} of {len(result.drift)} checks passed against {result.reference}{policy}")
 
 
 def ingest_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,4 +94,22 @@ class RichReporter:
             self.console.print(f"[{style}]{message}[/]")
 
 
-__all__ = ["RichReporter", "fmt_metric", "fmt_time", "key_values", "print_json", "stderr", "stdout", "table"]
+@contextmanager
+def scan_progress(*, enabled: bool = True) -> Iterator[Callable[[str, int], None] | None]:
+    """A live "source: N rows checked" line on stderr while files stream (nothing when disabled
+    or when stderr is not a terminal, so logs and --json output stay clean)."""
+    console = stderr()
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    started = time.perf_counter()
+    with console.status("reading…", spinner="dots") as status:
+
+        def update(source: str, rows: int) -> None:
+            rate = rows / max(time.perf_counter() - started, 1e-9)
+            status.update(f"{source}: {rows:,} rows checked ({rate:,.0f} rows/s)")
+
+        yield update
+
+
+__all__ = ["RichReporter", "scan_progress", "fmt_metric", "fmt_time", "key_values", "print_json", "stderr", "stdout", "table"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -13,11 +14,14 @@ import fsspec
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from assay.errors import DataSourceError
 
 Format = Literal["csv", "parquet"]
 _CHUNK = 1 << 20
+BATCH_ROWS = 250_000  # rows per streamed Parquet batch
+CSV_BLOCK_BYTES = 32 << 20  # bytes per streamed CSV block
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,42 +103,173 @@ def _check_utf8(raw: bytes, uri: str) -> None:
         ) from exc
 
 
-def _read_csv_text(raw: bytes, uri: str) -> pl.DataFrame:
-    """Every column as text, and any row whose field count differs from the header's (too many
-    or too few) is an error naming its line: a short row must not quietly become nulls."""
-    header_line = raw.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
-    names = next(csv.reader([header_line]), [])
+def _csv_header(uri: str) -> list[str]:
+    """The header's column names; duplicated names are refused (a later one would shadow the first)."""
+    with _open(uri) as handle:
+        first = handle.readline(1 << 20)
+    names = next(csv.reader([first.decode("utf-8-sig", errors="replace").rstrip("\r\n")]), [])
     duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
         raise DataSourceError(
             f"{uri} has duplicated column name(s) in its header: {', '.join(map(repr, duplicated))}",
             hint="give every column a distinct name",
         )
+    return names
+
+
+def _first_non_utf8(uri: str) -> str:
+    """Where the first byte that is not UTF-8 is (read in chunks; only called after a failure)."""
+    line, carry = 1, b""
+    with _open(uri) as handle:
+        while chunk := handle.read(_CHUNK):
+            data = carry + chunk
+            try:
+                data.decode("utf-8")
+                carry = b""
+            except UnicodeDecodeError as exc:
+                if exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
+                    carry = data[exc.start :]  # a character split across chunks
+                    data = data[: exc.start]
+                else:
+                    line += data.count(b"\n", 0, exc.start)
+                    return f"line {line} has the byte 0x{data[exc.start]:02x}, which UTF-8 does not allow there"
+            line += data.count(b"\n")
+    return ""
+
+
+def _not_utf8(uri: str, cause: Exception) -> DataSourceError:
+    where = _first_non_utf8(uri) or str(cause).splitlines()[0]
+    error = DataSourceError(
+        f"{uri} is not UTF-8 text: {where}",
+        hint="save the file as UTF-8 (for example `iconv -f latin1 -t utf-8 in.csv > out.csv`), then run again",
+    )
+    error.__cause__ = cause
+    return error
+
+
+def _malformed_csv(uri: str, malformed: list[pacsv.InvalidRow]) -> DataSourceError:
+    first = malformed[0]
+    where = _locate_csv_problem(uri) or (
+        f"a row has {first.actual_columns} fields but the header has {first.expected_columns}: {first.text[:80]!r}"
+    )
+    return DataSourceError(
+        f"cannot read {uri} as csv: {where}",
+        hint="fix or re-export those rows (quote fields that contain commas), then run the command again",
+    )
+
+
+def _csv_text_batches(uri: str, block_bytes: int) -> Iterator[pl.DataFrame]:
+    """Every column as text, block by block. A row whose field count differs from the header's
+    (too many or too few) is an error naming its line: a short row must not quietly become nulls."""
+    names = _csv_header(uri)
     malformed: list[pacsv.InvalidRow] = []
 
     def on_malformed(row: pacsv.InvalidRow) -> str:
         malformed.append(row)
         return "skip"
 
-    table = pacsv.read_csv(
-        io.BytesIO(raw),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_malformed, newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in names},
-            null_values=[""],  # "NA" is a value (North America), not a missing one
-            strings_can_be_null=True,
-        ),
-    )
+    with _open(uri) as handle:
+        try:
+            reader = pacsv.open_csv(
+                handle,
+                read_options=pacsv.ReadOptions(block_size=block_bytes),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=on_malformed, newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.string() for name in names},
+                    null_values=[""],  # "NA" is a value (North America), not a missing one
+                    strings_can_be_null=True,
+                ),
+            )
+            for record_batch in reader:
+                if malformed:
+                    raise _malformed_csv(uri, malformed)
+                yield pl.from_arrow(pa.Table.from_batches([record_batch]))  # type: ignore[misc]
+        except pa.ArrowInvalid as exc:
+            if "UTF8" in str(exc) or "utf8" in str(exc) or "UTF-8" in str(exc):
+                raise _not_utf8(uri, exc) from exc
+            raise
     if malformed:
-        first = malformed[0]
-        where = _locate_csv_problem(uri) or (
-            f"a row has {first.actual_columns} fields but the header has {first.expected_columns}: {first.text[:80]!r}"
-        )
-        raise DataSourceError(
-            f"cannot read {uri} as csv: {where} ({len(malformed)} malformed row(s) in all)",
-            hint="fix or re-export those rows (quote fields that contain commas), then run the command again",
-        )
-    return pl.from_arrow(table)  # type: ignore[return-value]
+        raise _malformed_csv(uri, malformed)
+
+
+def _parquet_batches(uri: str, batch_rows: int) -> Iterator[pl.DataFrame]:
+    """Local files through polars' streaming engine (it decodes columns in parallel: 3x faster than
+    pyarrow's batch reader here); other fsspec URLs through pyarrow on the opened file."""
+    local = uri[len("file://") :] if uri.startswith("file://") else uri
+    if "://" not in local:
+        yield from pl.scan_parquet(local).collect_batches(chunk_size=batch_rows)
+        return
+    with _open(uri) as handle:
+        for record_batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_rows):
+            yield pl.from_arrow(pa.Table.from_batches([record_batch]))  # type: ignore[misc]
+
+
+def count_rows(ref: SourceRef) -> int | None:
+    """The row count from a Parquet footer without reading the data; None for CSV (unknown until
+    read) or when the footer cannot be read (the read itself then reports the problem)."""
+    if ref.format != "parquet":
+        return None
+    try:
+        with _open(ref.uri) as handle:
+            return int(pq.ParquetFile(handle).metadata.num_rows)
+    except (OSError, pa.ArrowException):
+        return None
+
+
+def _read_error(ref: SourceRef, exc: Exception) -> DataSourceError:
+    where = _locate_csv_problem(ref.uri) if ref.format == "csv" else ""
+    detail = where or str(exc).splitlines()[0]
+    hint = (
+        "fix or re-export that row (quote fields that contain commas), then run the command again"
+        if ref.format == "csv"
+        else "the file is truncated or not Parquet: export it again, or set data.format if it is CSV"
+    )
+    error = DataSourceError(f"cannot read {ref.uri} as {ref.format}: {detail}", hint=hint)
+    error.__cause__ = exc
+    return error
+
+
+def iter_batches(ref: SourceRef, *, batch_rows: int = BATCH_ROWS, block_bytes: int = CSV_BLOCK_BYTES) -> Iterator[pl.DataFrame]:
+    """Stream the source as polars frames of bounded size: Parquet in the file's types, CSV as text.
+
+    Memory stays at about one batch whatever the file's size. Every read problem (missing file,
+    truncated Parquet, ragged or non-UTF-8 CSV) is a DataSourceError naming the file and the line.
+    """
+    _require_file(ref)
+    produced = False
+    columns: list[str] = []
+    try:
+        batches = _parquet_batches(ref.uri, batch_rows) if ref.format == "parquet" else _csv_text_batches(ref.uri, block_bytes)
+        for batch in batches:
+            if not produced:
+                columns = batch.columns
+                blank = [name for name in columns if not name.strip()]
+                if blank:
+                    raise DataSourceError(f"{ref.uri} has a column with an empty name", hint="give every column a header")
+            produced = True
+            yield batch
+    except DataSourceError:
+        raise
+    except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
+        raise _read_error(ref, exc) from exc
+    except OSError as exc:
+        raise DataSourceError(f"cannot read {ref.uri}: {exc}", hint="check the file and its permissions") from exc
+
+
+def _require_file(ref: SourceRef) -> None:
+    """A clear error when the source is missing or is a folder (hash_source words them)."""
+    try:
+        fs, path = fsspec.core.url_to_fs(ref.uri)
+        present = bool(fs.isfile(path))
+    except (OSError, ValueError):
+        present = False
+    if not present:
+        hash_source(ref)  # raises the not-found or is-a-folder error
+
+
+def _read_csv_text(uri: str) -> pl.DataFrame:
+    batches = list(_csv_text_batches(uri, CSV_BLOCK_BYTES))
+    return pl.concat(batches, how="vertical") if batches else pl.DataFrame()
 
 
 def read_source(ref: SourceRef, *, as_text: bool = False) -> pl.DataFrame:
@@ -153,7 +288,7 @@ def read_source(ref: SourceRef, *, as_text: bool = False) -> pl.DataFrame:
                 )
             _check_utf8(raw, ref.uri)
             if as_text:
-                frame = _read_csv_text(raw, ref.uri)
+                frame = _read_csv_text(ref.uri)
             else:
                 frame = pl.read_csv(
                     io.BytesIO(raw), infer_schema_length=10_000, try_parse_dates=True, raise_if_empty=True
@@ -188,4 +323,4 @@ def uri_for_display(uri: str) -> str:
     return uri
 
 
-__all__ = ["SourceRef", "hash_source", "read_source", "uri_for_display"]
+__all__ = ["BATCH_ROWS", "SourceRef", "count_rows", "hash_source", "iter_batches", "read_source", "uri_for_display"]

@@ -76,14 +76,17 @@ def check_batch(project: Project, frame: pl.DataFrame, schema: DataSchema, *, na
         return DriftCheck(own, None, ())
     reference, reference_profile = found
     current = profile_with_edges(frame, reference_profile)
-    thresholds = DriftThresholds(
+    return DriftCheck(own, reference, tuple(check_drift(reference_profile, current, drift_thresholds(drift))))
+
+
+def drift_thresholds(drift: DriftSpec) -> DriftThresholds:
+    return DriftThresholds(
         psi_warn=drift.psi_warn,
         psi_fail=drift.psi_fail,
         ks=drift.ks,
         unseen_share=drift.unseen_share,
         null_rate_increase=drift.null_rate_increase,
     )
-    return DriftCheck(own, reference, tuple(check_drift(reference_profile, current, thresholds)))
 
 
 # Splits under which train and test are expected to come from one population: a gap between them
@@ -162,4 +165,4 @@ def profile_bytes(profile: DatasetProfile) -> bytes:
     return json.dumps(profile.to_dict(), sort_keys=True, separators=(",", ":")).encode()
 
 
-__all__ = ["DriftCheck", "check_batch", "profile_bytes", "reference_for", "representativeness_findings"]
+__all__ = ["DriftCheck", "check_batch", "drift_thresholds", "profile_bytes", "reference_for", "representativeness_findings"]

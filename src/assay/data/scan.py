@@ -1,0 +1,388 @@
+"""One streaming pass over a source: casts, every schema check and the profile, batch by batch.
+
+Memory stays at about one batch (plus the values of `unique` columns and a bounded sample),
+whatever the file's size, so a file larger than memory validates. Per batch, one vectorised
+polars query computes every check's failure count and every exact profile statistic: row,
+null and NaN counts, min, max, sum and sum of squared deviations (merged across batches with
+Chan's formula), category counts, and, against a reference profile, the histogram cut counts
+at the reference's edges. Quantiles, and the edges of a new reference profile, come from a
+deterministic systematic sample of at most `SAMPLE_ROWS` rows (every k-th row): while the
+source has no more rows than that, the sample is the whole source and they are exact too.
+See docs/decisions/0011-streaming-validation.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from assay.data.checks import MAX_LISTED, SchemaChecker, ValidationReport, physical, shared_stats, stat_name
+from assay.data.profile import (
+    TOP_CATEGORIES,
+    CategoricalProfile,
+    ColumnProfile,
+    DatasetProfile,
+    NumericProfile,
+    profile_frame,
+    profile_with_edges,
+)
+from assay.data.source import BATCH_ROWS, SourceRef, count_rows, iter_batches
+from assay.errors import DataSourceError
+from assay.spec.model import DataSchema
+
+SAMPLE_ROWS = 200_000  # quantiles and new reference edges come from at most about this many rows
+_NUMERIC = frozenset({"int", "float", "date", "datetime"})
+
+BatchHook = Callable[[pl.DataFrame, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """The report of every check, the profile (None when not asked for) and the sample's stride."""
+
+    report: ValidationReport
+    profile: DatasetProfile | None
+    sample_stride: int  # 1: quantiles and histograms are exact; k: they come from every k-th row
+    batches: int
+
+
+class _Moments:
+    """Exact count, min, max, sum and sum of squared deviations, merged batch by batch.
+
+    A batch's squared deviations come as the sum of squares about a shift `K` (the running
+    mean, or the first batch's first value): sum((x - m)^2) = sum((x - K)^2) - n (m - K)^2, which
+    is one pass and stays accurate while K is near the mean (the shifted-data algorithm).
+    """
+
+    __slots__ = ("nulls", "nan", "valid", "low", "high", "total", "m2", "shift")
+
+    def __init__(self) -> None:
+        self.nulls = self.nan = self.valid = 0
+        self.low: float | None = None
+        self.high: float | None = None
+        self.total = self.m2 = 0.0
+        self.shift: float | None = None
+
+    def add(
+        self, nulls: int, nan: int, valid: int, low: Any, high: Any, total: Any, shift: Any, shifted_sq: Any
+    ) -> None:
+        self.nulls += nulls
+        self.nan += nan
+        if not valid:
+            return
+        total = float(total or 0.0)
+        mean = total / valid
+        m2 = max(float(shifted_sq or 0.0) - valid * (mean - float(shift)) ** 2, 0.0)
+        if self.valid:
+            delta = mean - self.total / self.valid
+            self.m2 += m2 + delta * delta * self.valid * valid / (self.valid + valid)
+        else:
+            self.m2 = m2
+        self.valid += valid
+        self.total += total
+        self.shift = self.total / self.valid
+        self.low = float(low) if self.low is None else min(self.low, float(low))
+        self.high = float(high) if self.high is None else max(self.high, float(high))
+
+
+class ProfileAccumulator:
+    """Build a DatasetProfile from batches of conformed rows (see the module docstring)."""
+
+    def __init__(
+        self,
+        schema: DataSchema,
+        columns: Sequence[str],
+        *,
+        reference: DatasetProfile | None = None,
+        bins: int = 20,
+        sample_rows: int = SAMPLE_ROWS,
+        expected_rows: int | None = None,
+    ) -> None:
+        self.schema = schema
+        self.reference = reference
+        self.bins = bins
+        self.sample_rows = sample_rows
+        # every k-th row; with the row count known up front no thinning is needed later
+        self.stride = 1 if not expected_rows else 1 << max(0, math.ceil(math.log2(max(expected_rows / sample_rows, 1.0))))
+        present = set(columns)
+        if reference is not None:
+            names = [n for n in reference.columns if n in present]
+            self.plan = {
+                n: "categorical" if isinstance(reference.columns[n], CategoricalProfile) else "numeric" for n in names
+            }
+        else:
+            self.plan = {
+                n: "numeric" if c.type in _NUMERIC else "categorical"
+                for n, c in schema.columns.items()
+                if not c.unique and n in present
+            }
+        self.rows = 0
+        self._moments = {n: _Moments() for n, k in self.plan.items() if k == "numeric"}
+        self._cuts = {n: np.zeros((2, len(self._edges(n))), dtype=np.int64) for n in self._moments}
+        self._listed = {n: self._category_list(n) for n, k in self.plan.items() if k == "categorical"}
+        self._counts: dict[str, Counter[str]] = {n: Counter() for n in self._listed}
+        self._cat_nulls = dict.fromkeys(self._listed, 0)
+        self._sample: list[pl.DataFrame] = []
+        self._sampled = 0
+
+    def _edges(self, name: str) -> tuple[float, ...]:
+        ref = self.reference.columns[name] if self.reference is not None else None
+        return ref.edges if isinstance(ref, NumericProfile) else ()
+
+    def _category_list(self, name: str) -> tuple[str, ...] | None:
+        if self.reference is not None:
+            ref = self.reference.columns[name]
+            assert isinstance(ref, CategoricalProfile)
+            return ref.categories
+        column = self.schema.columns[name]
+        if column.type == "bool":
+            return None
+        allowed = column.allowed
+        return tuple(str(v) for v in allowed) if allowed is not None and len(allowed) <= MAX_LISTED else None
+
+    def stat_exprs(self) -> dict[str, pl.Expr]:
+        """The batch statistics the profile needs, by output name (shared names with the checks)."""
+        out: dict[str, pl.Expr] = {}
+        for index, name in enumerate(self.plan):
+            column_type = self._type(name)
+            if name in self._moments:
+                out.update(shared_stats(name, column_type))
+                raw = physical(name)
+                if column_type == "float":
+                    finite = pl.when(raw.is_finite()).then(raw)  # NaN and inf become null, not counted
+                    out[stat_name("nonfinite", name)] = raw.is_finite().not_().sum()
+                else:  # ints, dates and datetimes are always finite
+                    finite = raw
+                out[stat_name("sum", name)] = finite.sum()
+                shift = self._moments[name].shift
+                k = finite.drop_nulls().first() if shift is None else pl.lit(shift, dtype=pl.Float64)
+                out[stat_name("shift", name)] = k
+                out[stat_name("m2", name)] = ((finite - k) ** 2).sum()
+                for j, edge in enumerate(self._edges(name)):
+                    out[f"__p{index}_lt{j}"] = (finite < edge).sum()
+                    out[f"__p{index}_le{j}"] = (finite <= edge).sum()
+            elif self.reference is not None:
+                out[stat_name("nulls", name)] = pl.col(name).null_count()
+                text = pl.col(name).cast(pl.String)
+                out.update({f"__p{index}_ref{j}": (text == v).sum() for j, v in enumerate(self._listed[name] or ())})
+            elif column_type == "bool" or self._listed[name] is not None:
+                out.update(shared_stats(name, column_type, self._listed[name]))
+            else:
+                out[stat_name("nulls", name)] = pl.col(name).null_count()
+                text = pl.col(name).cast(pl.String).drop_nulls()
+                out[f"__p{index}_vc"] = text.value_counts(name="__n").implode()
+        return out
+
+    def _type(self, name: str) -> str:
+        column = self.schema.columns.get(name)
+        if column is not None:
+            return column.type
+        return "float" if isinstance(self.reference.columns[name], NumericProfile) else "string"  # type: ignore[union-attr]
+
+    def absorb(self, row: Mapping[str, Any], typed: pl.DataFrame, offset: int) -> None:
+        rows = typed.height
+        for index, name in enumerate(self.plan):
+            nulls = int(row[stat_name("nulls", name)])
+            if name in self._moments:
+                nonfinite = int(row.get(stat_name("nonfinite", name)) or 0)
+                low, high = row[stat_name("min", name)], row[stat_name("max", name)]
+                if nonfinite and (low is not None and not np.isfinite(low) or high is not None and not np.isfinite(high)):
+                    low, high = _finite_extremes(typed, name)
+                self._moments[name].add(
+                    nulls, nonfinite, rows - nulls - nonfinite, low, high,
+                    row[stat_name("sum", name)], row[stat_name("shift", name)], row[stat_name("m2", name)],
+                )
+                cuts = self._cuts[name]
+                for j in range(cuts.shape[1]):
+                    cuts[0, j] += int(row[f"__p{index}_lt{j}"])
+                    cuts[1, j] += int(row[f"__p{index}_le{j}"])
+                continue
+            self._cat_nulls[name] += nulls
+            counts = self._counts[name]
+            listed = self._listed[name]
+            if self.reference is not None:
+                for j, value in enumerate(listed or ()):
+                    counts[value] += int(row[f"__p{index}_ref{j}"])
+            elif self._type(name) == "bool":
+                true = int(row[stat_name("true", name)] or 0)
+                counts["true"] += true
+                counts["false"] += rows - nulls - true
+            elif listed is not None:
+                for j, value in enumerate(listed):
+                    counts[value] += int(row[stat_name(f"eq{j}", name)])
+            else:
+                for entry in row[f"__p{index}_vc"]:
+                    counts[str(entry[name])] += int(entry["__n"])
+        self._take_sample(typed, offset)
+        self.rows += rows
+
+    def _take_sample(self, typed: pl.DataFrame, offset: int) -> None:
+        """Keep the rows at positions 0, k, 2k, ... (sample row i is source row i * k)."""
+        numeric = [n for n in self.plan if n in self._moments]
+        if not numeric:
+            return
+        first = (-offset) % self.stride
+        if first < typed.height:
+            picked = typed.select(numeric).gather_every(self.stride, offset=first)
+            self._sample.append(picked)
+            self._sampled += picked.height
+        while self._sampled > 2 * self.sample_rows:  # thin out: keep every other sampled row
+            self.stride *= 2
+            kept = pl.concat(self._sample).gather_every(2)
+            self._sample, self._sampled = [kept], kept.height
+
+    def result(self) -> DatasetProfile:
+        sample = pl.concat(self._sample) if self._sample else None
+        sampled = self._sample_profile(sample)
+        columns: dict[str, ColumnProfile] = {}
+        for name, kind in self.plan.items():
+            columns[name] = self._numeric(name, sampled) if kind == "numeric" else self._categorical(name)
+        return DatasetProfile(row_count=self.rows, columns=columns)
+
+    def _sample_profile(self, sample: pl.DataFrame | None) -> DatasetProfile | None:
+        if sample is None:
+            return None
+        if self.reference is not None:
+            subset = DatasetProfile(
+                row_count=self.reference.row_count,
+                columns={n: self.reference.columns[n] for n in sample.columns},
+            )
+            return profile_with_edges(sample, subset)
+        sub_schema = DataSchema(columns={n: self.schema.columns[n] for n in sample.columns}, min_rows=None)
+        return profile_frame(sample, sub_schema, bins=self.bins)
+
+    def _numeric(self, name: str, sampled: DatasetProfile | None) -> NumericProfile:
+        moments = self._moments[name]
+        from_sample = sampled.columns.get(name) if sampled is not None else None
+        assert from_sample is None or isinstance(from_sample, NumericProfile)
+        quantiles: tuple[float, ...] = ()
+        if moments.valid and from_sample is not None and from_sample.quantiles:
+            # the sample's interior quantiles, with the exact extremes at both ends
+            quantiles = (moments.low, *from_sample.quantiles[1:-1], moments.high)  # type: ignore[assignment]
+        if self.reference is not None:
+            edges = self._edges(name)
+            histogram = _histogram_from_cuts(self._cuts[name], moments.valid)
+        elif from_sample is not None:
+            edges = from_sample.edges
+            histogram = _scaled(from_sample.histogram, moments.valid)
+        else:
+            edges, histogram = (), (moments.valid,)
+        return NumericProfile(
+            count=self.rows,
+            null_count=moments.nulls,
+            nan_count=moments.nan,
+            min=moments.low,
+            max=moments.high,
+            total=moments.total,
+            m2=moments.m2,
+            edges=tuple(edges),
+            histogram=histogram,
+            quantiles=quantiles,
+        )
+
+    def _categorical(self, name: str) -> CategoricalProfile:
+        counts = self._counts[name]
+        nulls = self._cat_nulls[name]
+        if self.reference is not None:
+            categories = self._listed[name] or ()
+        else:
+            ranked = sorted(((c, v) for v, c in counts.items() if c > 0), key=lambda cv: (-cv[0], cv[1]))
+            categories = tuple(v for _, v in ranked[:TOP_CATEGORIES])
+        listed = tuple(counts.get(c, 0) for c in categories)
+        return CategoricalProfile(
+            count=self.rows,
+            null_count=nulls,
+            categories=categories,
+            counts=listed,
+            other_count=self.rows - nulls - sum(listed),  # outside the list (or below the top)
+        )
+
+
+def _finite_extremes(typed: pl.DataFrame, name: str) -> tuple[float | None, float | None]:
+    """min and max of the finite values (only needed in a batch that holds an infinity)."""
+    raw = physical(name)
+    finite = raw.filter(raw.is_finite())
+    low, high = typed.select(finite.min().alias("lo"), finite.max().alias("hi")).row(0)
+    return low, high
+
+
+def _histogram_from_cuts(cuts: np.ndarray, valid: int) -> tuple[int, ...]:
+    """Bin counts from the counts of values below / at-or-below each edge (NumericProfile's bins)."""
+    lt, le = cuts[0].tolist(), cuts[1].tolist()
+    if not lt:
+        return (valid,)
+    bounds = [0, *lt[: max(len(lt) - 1, 1)], le[-1], valid]
+    return tuple(int(bounds[i + 1] - bounds[i]) for i in range(len(bounds) - 1))
+
+
+def _scaled(histogram: Sequence[int], total: int) -> tuple[int, ...]:
+    """A sample's histogram scaled to `total` rows (largest remainders, so it sums exactly)."""
+    sampled = sum(histogram)
+    if not sampled:
+        return (*(0 for _ in histogram[:-1]), total) if histogram else ()
+    shares = np.asarray(histogram, dtype=np.float64) * total / sampled
+    counts = np.floor(shares).astype(np.int64)
+    short = int(total - counts.sum())
+    if short:
+        order = np.argsort(-(shares - counts), kind="stable")[:short]
+        counts[order] += 1
+    return tuple(int(c) for c in counts)
+
+
+def scan_source(
+    ref: SourceRef,
+    schema: DataSchema,
+    *,
+    masked: Sequence[str] = (),
+    profile: bool = True,
+    reference: DatasetProfile | None = None,
+    on_batch: BatchHook | None = None,
+    progress: Callable[[int], None] | None = None,
+    batch_rows: int = BATCH_ROWS,
+    sample_rows: int = SAMPLE_ROWS,
+) -> ScanResult:
+    """Check (and profile) `ref` against `schema` in one streaming pass.
+
+    With `reference`, the profile uses its edges and category lists, ready for drift statistics.
+    `on_batch(typed_batch, offset)` sees every conformed batch (to write a snapshot, say);
+    `progress(rows_so_far)` is called after each batch.
+    """
+    checker = SchemaChecker(schema, masked=masked)
+    profiler: ProfileAccumulator | None = None
+    batches = 0
+    for batch in iter_batches(ref, batch_rows=batch_rows):
+        if batches == 0:
+            checker.prepare(batch.schema)
+            if profile:
+                profiler = ProfileAccumulator(
+                    schema, batch.columns, reference=reference, sample_rows=sample_rows, expected_rows=count_rows(ref)
+                )
+        typed, work = checker.cast(batch)
+        stats = checker.stat_exprs() | (profiler.stat_exprs() if profiler is not None else {})
+        row = work.select([e.alias(n) for n, e in stats.items()]).row(0, named=True) if stats else {}
+        offset = checker.rows
+        checker.absorb(row, work, offset)
+        if profiler is not None:
+            profiler.absorb(row, typed, offset)
+        if on_batch is not None:
+            on_batch(typed, offset)
+        batches += 1
+        if progress is not None:
+            progress(checker.rows)
+    if batches == 0 or checker.rows == 0:
+        raise DataSourceError(f"data source {ref.uri} has a header but no rows", hint="point it at a file with data")
+    return ScanResult(
+        report=checker.report(),
+        profile=profiler.result() if profiler is not None else None,
+        sample_stride=profiler.stride if profiler is not None else 1,
+        batches=batches,
+    )
+
+
+__all__ = ["SAMPLE_ROWS", "ProfileAccumulator", "ScanResult", "scan_source"]
