@@ -13,25 +13,13 @@ import polars as pl
 import pytest
 
 from assay.cli.main import run
+from cli_runner import cli, cli_json
 from assay.project import Project, Settings
 from assay.project.demo import DEMO_ROWS
 
 pytestmark = pytest.mark.slow
 
 ROWS = DEMO_ROWS  # the real demo: `assay reproduce` must pass on exactly what users get
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = run(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> object:
-    code, out, err = cli(capsys, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,8 @@ def reproduce_command(ctx: typer.Context, ref: str = typer.Argument(..., help="N
     test-split predictions (and artifact bytes) are identical.
 
     Exits 0 when predictions are identical, 1 when anything differs, printing what changed since
-    the run (environment, code, data) to explain why.
+    the run (environment, code, data, feature definitions) to explain why. Features are recomputed
+    from the recorded event snapshots with the definitions the run recorded.
     """
     from assay.project.reproduce import reproduce
 
@@ -41,7 +42,7 @@ def reproduce_command(ctx: typer.Context, ref: str = typer.Argument(..., help="N
             out.print(f"[green]reproduced[/] {result.model} from {result.run_id}: {result.rows_compared} test predictions identical; {bytes_note}")
         else:
             out.print(f"[red]not reproduced[/] {result.model} from {result.run_id}")
-        sections = (("what differs", result.differences), ("environment changes since the run", result.environment_changes), ("code changes", result.code_changes), ("data", result.data_notes))
+        sections = (("what differs", result.differences), ("environment changes since the run", result.environment_changes), ("code changes", result.code_changes), ("data", result.data_notes), ("feature definitions changed since the run", result.feature_changes))
         for title, lines in sections:
             if lines:
                 out.print(f"{title}:")

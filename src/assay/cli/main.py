@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from assay import __version__
-from assay.cli import checks, data, db, leakage, lifecycle, records
+from assay.cli import checks, data, db, features, leakage, lifecycle, records
 from assay.cli.context import state
 from assay.cli.errors import EXIT_INTERNAL, EXIT_USAGE, exit_code_for, format_error
 from assay.cli.output import stderr
@@ -63,6 +63,7 @@ app.add_typer(checks.artifacts_app, name="artifacts")
 app.add_typer(db.db_app, name="db")
 app.add_typer(leakage.leakage_app, name="leakage")
 app.add_typer(data.data_app, name="data")
+app.add_typer(features.features_app, name="features")
 
 
 def run(argv: Sequence[str] | None = None) -> int:

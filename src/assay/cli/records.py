@@ -8,7 +8,7 @@ import typer
 
 from assay.cli.context import JSON_OPTION, open_project
 from assay.cli.output import fmt_metric, fmt_time, key_values, print_json, stdout, table
-from assay.project.lineage import lineage
+from assay.project.lineage import lineage, run_features
 from assay.project.workspace import ModelRef
 from assay.project.models import aliases_of, move_alias, remove_alias, set_status
 from assay.registry.records import AliasChange, DatasetVersion, ModelVersion, Run
@@ -220,6 +220,9 @@ def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., help="Run id
     git = env.get("git", {})
     out.print(key_values({"run": run.id, "status": run.status.value, "dataset": run.dataset_version_id, "seed": run.seed, "spec sha256": run.spec_sha256, "python": env.get("python"), "platform": env.get("platform"), "git": f"{git.get('commit') or 'not a git repo'}{' (dirty)' if git.get('dirty') else ''}", "started": fmt_time(run.started_at), "finished": fmt_time(run.finished_at), "by": run.created_by, "error": run.error or "-"}))
     out.print(table("artifacts", ["role", "sha256"], [[k, v] for k, v in sorted(run.artifacts.items())]))
+    features = run_features(run)
+    if features:
+        out.print(table("features", ["feature", "version", "source", "events sha256"], [[f["name"], f["version"], f["source"], f["events_sha256"]] for f in features]))
     for split in ("validation", "test"):
         if split in run.metrics:
             out.print(table(f"{split} metrics", ["metric", "value"], [[k, fmt_metric(v)] for k, v in run.metrics[split].items()]))
@@ -239,6 +242,8 @@ def lineage_command(ctx: typer.Context, ref: str = typer.Argument(..., help="NAM
     out.print(f"[bold]dataset[/] {d['id']} ({d['name']}, {d['rows']} rows)\n  source {d['source_uri']}\n  content sha256 {d['content_hash']}\n  snapshot sha256 {d['snapshot_sha256']}")
     git = f"{r['git_commit'] or 'no git'}{' (dirty)' if r['git_dirty'] else ''}"
     out.print(f"  [dim]↓[/]\n[bold]run[/] {r['id']} ({r['status']}, seed {r['seed']}, python {r['python']}, by {r['created_by']})\n  spec sha256 {r['spec_sha256']}\n  split sha256 {r['split_sha256']}\n  code {git}")
+    for feature in data["features"]:
+        out.print(f"  feature {feature['name']} version {feature['version']} from {feature['source']} (events sha256 {feature['events_sha256']})")
     aliases = f" @{', @'.join(m['aliases'])}" if m["aliases"] else ""
     out.print(f"  [dim]↓[/]\n[bold]model[/] {m['ref']}{aliases} ({m['status']}, {m['flavor']})\n  artifact sha256 {m['artifact_sha256']}")
 

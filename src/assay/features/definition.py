@@ -15,14 +15,18 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, cast, get_args
+from pathlib import Path
+from typing import Any, cast, get_args
 
 from assay.errors import SpecError
+from assay.spec.model import FeatureAggregation
 
-AggregationKind = Literal["sum", "mean", "count", "max", "min", "last"]
+AggregationKind = FeatureAggregation
 AGGREGATIONS: tuple[str, ...] = get_args(AggregationKind)
 VERSION_LENGTH = 12
 
@@ -112,27 +116,37 @@ def parse_definitions(features: Mapping[str, Any]) -> tuple[FeatureDefinition, .
     return tuple(sorted(parsed, key=lambda d: d.name))
 
 
-def load_definitions(reference: str) -> tuple[FeatureDefinition, ...]:
+def load_definitions(reference: str, *, project_dir: Path | None = None) -> tuple[FeatureDefinition, ...]:
     """Import ``module:attribute`` and return its feature definitions, sorted by name.
 
     The attribute is a list or tuple of FeatureDefinition, or a function taking no arguments
-    that returns one. Nothing else is accepted; names must be unique.
+    that returns one. Nothing else is accepted; names must be unique. With ``project_dir``,
+    modules in that folder (beside assay.yaml) are importable too.
     """
     module_name, sep, attribute = reference.partition(":")
     if not sep or not module_name or not attribute:
         raise SpecError(f"feature reference {reference!r} must look like 'package.module:attribute'", hint=_HINT)
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SpecError(f"feature reference {reference!r}: cannot import module {module_name!r}: {exc}",
-                        hint="check the module is installed or on PYTHONPATH") from exc
-    try:
-        value = getattr(module, attribute)
-    except AttributeError as exc:
-        raise SpecError(f"feature reference {reference!r}: module {module_name!r} has no attribute {attribute!r}",
-                        hint="define it as a list of FeatureDefinition") from exc
-    if callable(value):
-        value = value()
+    with _importable(project_dir):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise SpecError(f"feature reference {reference!r}: cannot import module {module_name!r}: {exc}",
+                            hint="check the module is installed, on PYTHONPATH or beside assay.yaml") from exc
+        except Exception as exc:  # user code boundary: any error while importing their module
+            raise SpecError(f"feature reference {reference!r}: importing {module_name!r} failed: "
+                            f"{type(exc).__name__}: {exc}",
+                            hint=f"fix the error in {module_name}; `python -c 'import {module_name}'` shows it") from exc
+        try:
+            value = getattr(module, attribute)
+        except AttributeError as exc:
+            raise SpecError(f"feature reference {reference!r}: module {module_name!r} has no attribute {attribute!r}",
+                            hint="define it as a list of FeatureDefinition") from exc
+        if callable(value):
+            try:
+                value = value()
+            except Exception as exc:  # user code boundary: their function failed
+                raise SpecError(f"feature reference {reference!r}: calling {attribute}() failed: "
+                                f"{type(exc).__name__}: {exc}", hint=f"fix {module_name}.{attribute}") from exc
     if not isinstance(value, list | tuple):
         raise SpecError(f"feature reference {reference!r}: expected a list of FeatureDefinition, "
                         f"got {type(value).__name__}", hint="return a list of assay.features.FeatureDefinition")
@@ -143,6 +157,20 @@ def load_definitions(reference: str) -> tuple[FeatureDefinition, ...]:
     definitions = cast("Sequence[FeatureDefinition]", value)
     check_unique_names(definitions)
     return tuple(sorted(definitions, key=lambda d: d.name))
+
+
+@contextmanager
+def _importable(folder: Path | None) -> Iterator[None]:
+    """Put ``folder`` first on sys.path for the duration (if it is not there already)."""
+    entry = str(folder) if folder is not None else None
+    added = entry is not None and entry not in sys.path
+    if added:
+        sys.path.insert(0, entry)  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        if added and entry in sys.path:
+            sys.path.remove(entry)  # type: ignore[arg-type]
 
 
 def check_unique_names(definitions: Sequence[FeatureDefinition]) -> None:

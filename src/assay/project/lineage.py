@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from assay.project.feature_set import EVENTS_ARTIFACT_PREFIX
 from assay.project.models import aliases_of
 from assay.project.workspace import ModelRef, Project
 from assay.registry.records import DatasetVersion, ModelVersion, Run
@@ -42,6 +43,7 @@ class Lineage:
                 "started_at": self.run.started_at.isoformat(),
                 "created_by": self.run.created_by,
             },
+            "features": run_features(self.run),
             "model": {
                 "ref": self.model.ref,
                 "flavor": self.model.flavor,
@@ -52,6 +54,19 @@ class Lineage:
                 "created_by": self.model.created_by,
             },
         }
+
+
+def run_features(run: Run) -> list[dict[str, Any]]:
+    """The run's features: name, version, source, and the sha256 of the event snapshot it read."""
+    return [
+        {
+            "name": name,
+            "version": entry["version"],
+            "source": entry["source"],
+            "events_sha256": run.artifacts.get(f"{EVENTS_ARTIFACT_PREFIX}{entry['source']}"),
+        }
+        for name, entry in sorted(run.params.get("features", {}).items())
+    ]
 
 
 def lineage(project: Project, ref: str | ModelRef) -> Lineage:
@@ -102,4 +117,4 @@ def verify_artifacts(project: Project) -> tuple[int, list[ArtifactFinding]]:
     return len(stored) + len(missing), findings
 
 
-__all__ = ["ArtifactFinding", "Lineage", "artifact_users", "lineage", "verify_artifacts"]
+__all__ = ["ArtifactFinding", "Lineage", "artifact_users", "lineage", "run_features", "verify_artifacts"]

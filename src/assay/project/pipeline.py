@@ -23,6 +23,13 @@ from assay.errors import DataCheckError, NotFoundError
 from assay.evaluation.metrics import compute_metrics
 from assay.leakage.gate import LeakageGate, gate_leakage
 from assay.leakage.split import SplitManifest, split_dataset
+from assay.project.feature_set import (
+    EVENTS_ARTIFACT_PREFIX,
+    EventSnapshot,
+    feature_definitions,
+    feature_params,
+    features_for_run,
+)
 from assay.project.profiling import DriftCheck, check_batch, profile_bytes, representativeness_findings
 from assay.project.quarantine import PolicyOutcome, apply_policy, keep_rows, quarantine_frame
 from assay.project.reporter import NullReporter, Reporter
@@ -232,6 +239,7 @@ def train_project(
     reporter = reporter or NullReporter()
     timings: dict[str, float] = {}
     spec, spec_text = project.load_spec()
+    definitions = feature_definitions(spec, project.root)  # before any work: a bad features_from fails fast
     started = time.perf_counter()
     if dataset_id is None:
         dataset = ingest(project, spec=spec, reporter=reporter).dataset
@@ -239,11 +247,20 @@ def train_project(
         dataset = project.metadata.get_dataset(dataset_id)
     timings["ingest"] = time.perf_counter() - started
 
+    t0 = time.perf_counter()
+    frame = load_dataset_frame(project, dataset)
+    load_s = time.perf_counter() - t0  # counted in "split", as it always was
+    events: dict[str, EventSnapshot] = {}
+    if definitions:
+        with reporter.stage("features"):
+            t0 = time.perf_counter()
+            frame, events = features_for_run(project, spec, frame, definitions)
+            timings["features"] = time.perf_counter() - t0
+    derived = tuple(d.name for d in definitions)
     with reporter.stage("split"):
         t0 = time.perf_counter()
-        frame = load_dataset_frame(project, dataset)
         manifest = make_split(frame, dataset, spec)
-        timings["split"] = time.perf_counter() - t0
+        timings["split"] = load_s + time.perf_counter() - t0
     for warning in manifest.warnings:
         reporter.note(f"warning: {warning}")
 
@@ -251,6 +268,7 @@ def train_project(
     split_info = project.artifacts.put_bytes(manifest.to_json_bytes())
     environment = capture_environment(project.root, extra_packages=factory_packages(spec))
     recorded_artifacts = {"spec": spec_info.sha256, "split": split_info.sha256, "dataset": dataset.snapshot_sha256}
+    recorded_artifacts.update({f"{EVENTS_ARTIFACT_PREFIX}{s}": e.snapshot_sha256 for s, e in events.items()})
     source = factory_source(spec.model.factory, project.root)
     if source is not None:
         recorded_artifacts["factory_source"] = project.artifacts.put_file(source).sha256
@@ -262,7 +280,12 @@ def train_project(
         seed=spec.seed,
         spec_sha256=spec_info.sha256,
         environment=environment,
-        params={"model": spec.model.model_dump(mode="json"), "split": spec.split.model_dump(mode="json")},
+        params={
+            "model": spec.model.model_dump(mode="json"),
+            "split": spec.split.model_dump(mode="json"),
+            **({"features": feature_params(definitions), "events": {s: e.to_dict() for s, e in events.items()}}
+               if definitions else {}),
+        },
         metrics={},
         artifacts=recorded_artifacts,
         started_at=project.clock.now(),
@@ -275,7 +298,7 @@ def train_project(
     try:
         with reporter.stage("leakage check"):
             t0 = time.perf_counter()
-            gate = check_split_leakage(project, frame, manifest, spec, dataset, exclude_run=run.id)
+            gate = check_split_leakage(project, frame, manifest, spec, dataset, exclude_run=run.id, derived=derived)
             artifacts["leakage"] = project.artifacts.put_bytes(gate.to_json_bytes()).sha256
             timings["leakage"] = time.perf_counter() - t0
         leakage_summary = _record_leakage(project, run.id, gate)
@@ -286,7 +309,7 @@ def train_project(
             raise gate.blocking_error()
         with reporter.stage("train"):
             t0 = time.perf_counter()
-            trained = train(frame, manifest, spec, project_dir=project.root)
+            trained = train(frame, manifest, spec, project_dir=project.root, derived=derived)
             timings["train"] = time.perf_counter() - t0
         with reporter.stage("evaluate"):
             t0 = time.perf_counter()
@@ -352,10 +375,12 @@ def check_split_leakage(
     dataset: DatasetVersion,
     *,
     exclude_run: str | None = None,
+    derived: Sequence[str] = (),
 ) -> LeakageGate:
     """Everything checked for leakage before training: the detectors on the split, test-split reuse
-    across recorded runs, and whether the test rows represent the training population."""
-    features = model_features(frame, spec)
+    across recorded runs, and whether the test rows represent the training population.
+    `derived` names the computed feature columns (see `train`)."""
+    features = model_features(frame, spec, derived=derived)
     return gate_leakage(
         frame,
         manifest,

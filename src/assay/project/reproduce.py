@@ -12,6 +12,16 @@ import numpy as np
 from assay.data.dataset import content_hash_of, source_refs
 from assay.errors import ArtifactError, AssayError, DataError
 from assay.leakage.split import SPLITS, SplitManifest
+from assay.data.source import SourceRef, hash_source
+from assay.features import FeatureDefinition
+from assay.project.feature_set import (
+    add_features,
+    describe_changes,
+    feature_definitions,
+    load_event_snapshots,
+    recorded_definitions,
+    spine_time_of,
+)
 from assay.project.pipeline import factory_packages, load_dataset_frame, make_split
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import ModelRef, Project
@@ -38,6 +48,7 @@ class Reproduction:
     environment_changes: tuple[str, ...] = ()
     code_changes: tuple[str, ...] = ()
     data_notes: tuple[str, ...] = ()
+    feature_changes: tuple[str, ...] = ()  # definitions in the current spec that differ from the run's
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +63,7 @@ class Reproduction:
             "environment_changes": list(self.environment_changes),
             "code_changes": list(self.code_changes),
             "data_notes": list(self.data_notes),
+            "feature_changes": list(self.feature_changes),
         }
 
 
@@ -68,10 +80,13 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
     data_notes: list[str] = []
     env_changes: tuple[str, ...] = ()
     code_changes: tuple[str, ...] = ()
+    definitions = recorded_definitions(run.params)
+    feature_changes = tuple(_feature_changes(project, definitions))
 
     def failed(*why: str) -> Reproduction:
         return Reproduction(
-            model.ref, run.id, False, None, None, None, 0, tuple(why), env_changes, code_changes, tuple(data_notes)
+            model.ref, run.id, False, None, None, None, 0, tuple(why), env_changes, code_changes, tuple(data_notes),
+            feature_changes,
         )
 
     with reporter.stage("load lineage"):
@@ -81,6 +96,7 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
         except AssayError as exc:
             return failed(f"spec: the recorded spec snapshot cannot be used: {_first_line(exc)}")
         data_notes.extend(_source_notes(project, spec, dataset))
+        data_notes.extend(_event_notes(project, run.params.get("events", {})))
         environment = capture_environment(project.root, extra_packages=factory_packages(spec))
         env_changes = tuple(diff_environments(run.environment, environment))
         code_changes = (*diff_code(run.environment, environment), *_factory_changes(project, spec, run.artifacts))
@@ -91,6 +107,15 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
                 f"data: the snapshot of dataset {dataset.id} (artifact {dataset.snapshot_sha256[:12]}) "
                 f"is not what was recorded: {_first_line(exc)}"
             )
+        if definitions:
+            try:
+                events = load_event_snapshots(project, run.artifacts)
+            except ArtifactError as exc:
+                return failed(f"data: an event snapshot of {run.id} is not what was recorded: {_first_line(exc)}")
+            try:
+                frame = add_features(frame, events, definitions, spine_time=spine_time_of(spec))
+            except AssayError as exc:
+                return failed(f"features: recomputing them from the recorded event snapshots failed: {_first_line(exc)}")
         try:
             recorded_manifest = SplitManifest.from_json_bytes(project.artifacts.get_bytes(run.artifacts["split"]))
             recorded_test = predictions_from_bytes(project.artifacts.get_bytes(run.artifacts["predictions.test"]))
@@ -110,7 +135,9 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
             )
     with reporter.stage("retrain"):
         try:
-            trained = train(frame, recorded_manifest, spec, project_dir=project.root)
+            trained = train(
+                frame, recorded_manifest, spec, project_dir=project.root, derived=tuple(d.name for d in definitions)
+            )
         except AssayError as exc:
             return failed(f"training: retraining from the record failed: {_first_line(exc)}")
     with reporter.stage("check the registered artifact"):
@@ -156,6 +183,7 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
         environment_changes=env_changes,
         code_changes=code_changes,
         data_notes=tuple(data_notes),
+        feature_changes=feature_changes,
     )
 
 
@@ -169,6 +197,34 @@ def _source_notes(project: Project, spec: Spec, dataset: DatasetVersion) -> list
     if current != dataset.content_hash:
         return [f"the source {dataset.source_uri} changed since it was ingested; reproduction uses the recorded snapshot"]
     return []
+
+
+def _event_notes(project: Project, recorded: Mapping[str, Any]) -> list[str]:
+    """Whether each event table file still holds what the run read (informational, like the source)."""
+    notes = []
+    for source, entry in sorted(recorded.items()):
+        try:
+            current, _ = hash_source(SourceRef.resolve(entry["path"], base_dir=project.root))
+        except DataError:
+            notes.append(f"the event table {source} ({entry['path']}) is no longer readable; "
+                         "reproduction uses the recorded snapshot")
+            continue
+        if current != entry["content_sha256"]:
+            notes.append(f"the event table {source} ({entry['path']}) changed since the run; "
+                         "reproduction uses the recorded snapshot")
+    return notes
+
+
+def _feature_changes(project: Project, recorded: tuple[FeatureDefinition, ...]) -> list[str]:
+    """How the current spec's feature definitions differ from the ones the run recorded."""
+    try:
+        current = feature_definitions(project.load_spec()[0], project.root)
+    except AssayError as exc:
+        if not recorded:
+            return []
+        return [f"the current spec's features cannot be read ({_first_line(exc)}); "
+                "reproduction uses the recorded definitions"]
+    return describe_changes(recorded, current)
 
 
 def _compare(kind: str, what: str, got: np.ndarray, recorded: np.ndarray) -> str | None:

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 ColumnType = Literal["int", "float", "bool", "string", "category", "date", "datetime"]
 Task = Literal["classification", "regression"]
 Flavor = Literal["sklearn", "lightgbm", "xgboost"]
 SplitStrategy = Literal["time", "group", "random", "stratified", "predefined"]
+FeatureAggregation = Literal["sum", "mean", "count", "max", "min", "last"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+# Feature and event-table names: they become column names and dotted spec paths, so no dots.
+KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+EventName = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
+FeatureName = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
+EVENT_SUFFIXES = (".csv", ".csv.gz", ".txt", ".parquet", ".pq")
+
+
+def _check_keys(value: Any, what: str) -> Any:
+    """Refuse a name that cannot be a column and a dotted spec path, with a message people can act on."""
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str) or not re.match(KEY_PATTERN, key):
+                raise ValueError(at(str(key), f"{what} name {key!r} must start with a letter or '_' and hold only "
+                                              "letters, digits and '_'"))
+    return value
 
 CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "f1")
 REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
@@ -140,6 +156,26 @@ class DataSpec(_Model):
         default_factory=DriftSpec,
         description="Distribution checks of each new batch against the previous dataset version's profile.",
     )
+    events: dict[EventName, str] = Field(
+        default_factory=dict,
+        description="Event tables that features aggregate: source name -> CSV or Parquet file (by extension), "
+        "a path relative to assay.yaml or an fsspec URL.",
+    )
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _check_event_names(cls, value: Any) -> Any:
+        return _check_keys(value, "event table")
+
+    @model_validator(mode="after")
+    def _check_events(self) -> DataSpec:
+        for name, path in self.events.items():
+            if not path.lower().split("?", 1)[0].endswith(EVENT_SUFFIXES):
+                raise ValueError(
+                    at(f"events.{name}", f"event table {name!r} is {path!r}: name a file ending in "
+                       f"{', '.join(EVENT_SUFFIXES)} (the extension decides how it is read)")
+                )
+        return self
 
     @model_validator(mode="after")
     def _check_columns(self) -> DataSpec:
@@ -261,6 +297,62 @@ class LeakageSpec(_Model):
     waivers: list[Waiver] = Field(default_factory=list, description="Findings a person accepted, with reasons.")
 
 
+class FeatureExpression(_Model):
+    """What a feature computes over the entity's events strictly before the row's time."""
+
+    agg: FeatureAggregation = Field(description="Aggregation: sum, mean, count, max, min or last.")
+    column: str | None = Field(
+        None, min_length=1, description="Event column to aggregate; only count may omit it (then it counts events)."
+    )
+    window_days: int | None = Field(
+        None, ge=1, strict=True, description="Only events in the last N days before the row's time (default: all)."
+    )
+
+    @model_validator(mode="after")
+    def _check_column(self) -> FeatureExpression:
+        if self.column is None and self.agg != "count":
+            raise ValueError(at("column", f"agg {self.agg!r} needs a column: name the event column to aggregate "
+                                          "(only count may omit it)"))
+        return self
+
+
+class FeatureSpec(_Model):
+    """One versioned feature: an aggregation of one event table per entity (docs/features.md)."""
+
+    name: str | None = Field(None, description="Optional; the key is the feature's name and this must equal it.")
+    source: str = Field(min_length=1, description="Event table the feature reads: a key of data.events.")
+    entity: str = Field(
+        min_length=1, description="Entity column, in the event table and in the data (the spine) alike."
+    )
+    timestamp: str = Field(min_length=1, description="Event time column of the source table.")
+    expression: FeatureExpression = Field(description="The aggregation: agg, column, window_days.")
+    description: str = Field("", description="What the feature means (not part of its version).")
+
+
+def feature_problems(spec: Spec, *, name: str, source: str, entity: str) -> list[tuple[str, str]]:
+    """(field, message) for every way one feature does not fit the rest of the spec.
+
+    Shared by the `features:` section (checked when the spec loads) and `features_from`
+    definitions (checked when they are imported)."""
+    data = spec.data
+    problems: list[tuple[str, str]] = []
+    if source not in data.events:
+        declared = ", ".join(data.events) or "none declared"
+        problems.append(("source", f"feature {name!r} reads source {source!r}, which is not in data.events "
+                                   f"({declared}): add `{source}: path/to/{source}.csv` under data.events"))
+    if data.data_schema is not None and entity not in data.data_schema.columns:
+        problems.append(("entity", f"feature {name!r}: entity column {entity!r} is not in data.schema.columns; "
+                                   "the data must carry the entity to join events on"))
+    if entity in data.pii:
+        problems.append(("entity", f"feature {name!r}: entity column {entity!r} is listed as pii, so it is not "
+                                   "kept in dataset snapshots and events cannot be joined on it"))
+    roles = (data.target, data.time, data.entity, data.id, *data.pii, *data.sensitive)
+    schema_columns = data.data_schema.columns if data.data_schema is not None else {}
+    if name in roles or name in schema_columns:
+        problems.append(("", f"feature name {name!r} is also a column of the data: rename the feature"))
+    return problems
+
+
 class EvaluationSpec(_Model):
     metrics: list[str] | None = Field(
         None, min_length=1, description="Metrics to compute (default: all for the task); the primary is always added."
@@ -279,6 +371,15 @@ class Spec(_Model):
     model: ModelSpec
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
     leakage: LeakageSpec = Field(default_factory=LeakageSpec)
+    features: dict[FeatureName, FeatureSpec] = Field(
+        default_factory=dict,
+        description="Versioned features computed from data.events: feature name -> definition.",
+    )
+    features_from: str | None = Field(
+        None,
+        description="'module:attribute' naming a list of assay.features.FeatureDefinition (or a function "
+        "returning one); modules beside assay.yaml are importable.",
+    )
 
     @field_validator("project")
     @classmethod
@@ -311,6 +412,34 @@ class Spec(_Model):
                     at(field, f"metric {metric!r} is not available for {self.model.task}; choose from {', '.join(allowed)}")
                 )
         return self
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _check_feature_names(cls, value: Any) -> Any:
+        return _check_keys(value, "feature")
+
+    @model_validator(mode="after")
+    def _check_features(self) -> Spec:
+        if self.features_from is not None and not re.match(r"^[\w.]+:\w+$", self.features_from):
+            raise ValueError(at("features_from", f"features_from {self.features_from!r} must look like 'module:attribute'"))
+        if (self.features or self.features_from) and self.spine_time is None:
+            raise ValueError(
+                at("features" if self.features else "features_from",
+                   "features aggregate the events before each row's time, and no time column is set: "
+                   "set data.time (or leakage.prediction_time)")
+            )
+        for name, feature in self.features.items():
+            if feature.name is not None and feature.name != name:
+                raise ValueError(at(f"features.{name}.name", f"name is {feature.name!r} but the key says {name!r}: "
+                                                             "drop the name field; the key is the feature's name"))
+            for field, message in feature_problems(self, name=name, source=feature.source, entity=feature.entity):
+                raise ValueError(at(f"features.{name}" + (f".{field}" if field else ""), message))
+        return self
+
+    @property
+    def spine_time(self) -> str | None:
+        """The column features are computed as of: leakage.prediction_time, else data.time."""
+        return self.leakage.prediction_time or self.data.time
 
     @property
     def dataset_name(self) -> str:

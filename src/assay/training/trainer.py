@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,11 +70,14 @@ def encode_labels(y: pl.Series, task: str) -> tuple[np.ndarray, tuple[Any, ...]]
     return np.asarray([index[v] for v in y.to_list()], dtype=np.int64), classes
 
 
-def model_features(frame: pl.DataFrame, spec: Spec) -> list[str]:
-    """The model's input columns for this data: schema columns the spec allows as features."""
+def model_features(frame: pl.DataFrame, spec: Spec, *, derived: Sequence[str] = ()) -> list[str]:
+    """The model's input columns for this data: schema columns the spec allows as features, and
+    the `derived` columns computed for the run (the spec's versioned features)."""
     schema = spec.data.data_schema
     available = [
-        c for c in frame.columns if (schema is None or c in schema.columns) and not c.startswith(ASSAY_COLUMN_PREFIX)
+        c
+        for c in frame.columns
+        if (schema is None or c in schema.columns or c in derived) and not c.startswith(ASSAY_COLUMN_PREFIX)
     ]
     features = spec.feature_columns(available)
     if spec.model.features.include is not None:
@@ -86,15 +89,19 @@ def model_features(frame: pl.DataFrame, spec: Spec) -> list[str]:
     return features
 
 
-def train(frame: pl.DataFrame, manifest: SplitManifest, spec: Spec, *, project_dir: Path) -> TrainedModel:
-    """Fit the spec's model on the train split; predict every split. Deterministic for a given input."""
+def train(
+    frame: pl.DataFrame, manifest: SplitManifest, spec: Spec, *, project_dir: Path, derived: Sequence[str] = ()
+) -> TrainedModel:
+    """Fit the spec's model on the train split; predict every split. Deterministic for a given input.
+
+    `derived` names the columns computed for the run (features) that the schema does not declare."""
     data = spec.data
     if data.target not in frame.columns:
         raise DataError(
             f"target column {data.target!r} is not in the data", hint=f"columns are: {', '.join(frame.columns)}"
         )
     schema = data.data_schema
-    features = model_features(frame, spec)
+    features = model_features(frame, spec, derived=derived)
     labels_all, classes = encode_labels(frame.get_column(data.target), spec.model.task)
     train_rows = frame[manifest.indices["train"]]
     signature = build_signature(
