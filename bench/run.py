@@ -1,7 +1,7 @@
 """Run Assay's benchmarks and report medians, ranges, baselines and target verdicts.
 
     python bench/run.py [NAME ...] [--repeat N] [--quick] [--json-out PATH] [--check]
-                        [--json] [--plain] [--list] [--mlflow-python PATH]
+                        [--json] [--plain] [--list] [--mlflow-python PATH] [--pandera-python PATH]
 
 A benchmark is a module `bench/<name>/bench.py` with `run(repeat: int, quick: bool) -> dict`
 returning `metrics`, `baselines`, `targets` and `verdicts` (see bench/README.md). Each run is
@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--mlflow-python", help="python of a separate venv with MLflow, for baselines that need it "
                         "(sets ASSAY_BENCH_MLFLOW_PYTHON for the benchmarks)")
+    parser.add_argument("--pandera-python", help="python of a separate venv with pandera, for baselines that need it "
+                        "(sets ASSAY_BENCH_PANDERA_PYTHON for the benchmarks)")
     args = parser.parse_args(argv)
 
     if args.list:
@@ -173,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be at least 1")
     if args.mlflow_python:
         os.environ["ASSAY_BENCH_MLFLOW_PYTHON"] = args.mlflow_python
+    if args.pandera_python:
+        os.environ["ASSAY_BENCH_PANDERA_PYTHON"] = args.pandera_python
 
     started = datetime.now(UTC)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")

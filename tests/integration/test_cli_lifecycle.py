@@ -560,3 +560,30 @@ def test_leakage_check_splits_a_single_file_by_column_or_strategy(tmp_path: Path
     assert code == 0 and report["rows"]["test"] == 300
     code, _, err = cli(capsys, "leakage", "check", "--data", str(plain), "--train", str(plain), "--target", "churned")
     assert code == 2 and "either --data or --train/--test" in err
+
+
+def test_validate_a_new_batch_streams_checks_and_drift(demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new month of applications: incomes doubled (drift), one impossible debt ratio (a check)."""
+    batch = pl.read_csv(demo_dir / "data" / "applications.csv", infer_schema_length=0).head(3000)
+    shifted = batch.with_columns((pl.col("income").cast(pl.Float64) * 2).cast(pl.String).alias("income"))
+    shifted.write_parquet(tmp_path / "drifted.parquet")
+    code, out, _ = cli(capsys, "-C", str(demo_dir), "validate", str(tmp_path / "drifted.parquet"), "--json")
+    document = json.loads(out)
+    assert code == 0 and document["passed"]  # the demo spec only warns on drift (data.drift.on_fail: warn)
+    (source,) = document["sources"]
+    assert source["row_count"] == 3000 and source["drift"]["reference"].startswith("ds-")
+    failed = {(r["check"], r["column"]) for r in source["drift"]["results"] if not r["passed"]}
+    assert ("drift.psi", "income") in failed
+    assert not any(column == "term_months" for _, column in failed)
+
+    broken = shifted.with_columns(
+        pl.when(pl.int_range(pl.len()) == 1234).then(pl.lit("9.5")).otherwise(pl.col("debt_to_income")).alias("debt_to_income")
+    )
+    broken.write_csv(tmp_path / "broken.csv")
+    code, out, _ = cli(capsys, "-C", str(demo_dir), "validate", str(tmp_path / "broken.csv"), "--no-drift")
+    assert code == 4
+    assert "debt_to_income" in out and "1 value(s) outside [0.0, 5.0]" in out and "validation failed" in out
+    code, out, _ = cli(capsys, "-C", str(demo_dir), "validate", str(tmp_path / "broken.csv"), "--json", "--no-drift")
+    (source,) = json.loads(out)["sources"]
+    (failure,) = [r for r in source["errors"] if r["check"] == "range"]
+    assert failure["rows"] == [1234] and source["drift"]["reference"] is None

@@ -245,7 +245,10 @@ class SchemaChecker:
         if column.min is not None or column.max is not None:
             low = (typed < column.min).fill_null(False) if column.min is not None else pl.lit(False)
             high = (typed > column.max).fill_null(False) if column.max is not None else pl.lit(False)
-            self._checks.append(_Check("range", name, low | high, typed, False))
+            outside = low | high
+            if column.type == "float":  # NaN sorts above every number in polars; it is not out of range
+                outside = outside & ~typed.is_nan().fill_null(False)
+            self._checks.append(_Check("range", name, outside, typed, False))
         if allowed is not None:
             text = typed.cast(pl.String)
             unknown = text.is_not_null() & ~text.is_in(allowed)

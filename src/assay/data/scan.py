@@ -32,11 +32,11 @@ from assay.data.profile import (
     profile_frame,
     profile_with_edges,
 )
-from assay.data.source import BATCH_ROWS, SourceRef, count_rows, iter_batches
+from assay.data.source import BATCH_ROWS, CSV_BLOCK_BYTES, SourceRef, count_rows, iter_batches
 from assay.errors import DataSourceError
 from assay.spec.model import DataSchema
 
-SAMPLE_ROWS = 200_000  # quantiles and new reference edges come from at most about this many rows
+SAMPLE_ROWS = 100_000  # quantiles and new reference edges come from at most about this many rows
 _NUMERIC = frozenset({"int", "float", "date", "datetime"})
 
 BatchHook = Callable[[pl.DataFrame, int], None]
@@ -53,40 +53,32 @@ class ScanResult:
 
 
 class _Moments:
-    """Exact count, min, max, sum and sum of squared deviations, merged batch by batch.
+    """Exact count, min, max, sum and sum of squared deviations, merged batch by batch
+    (a batch's squared deviations are its population variance times its count; batches merge
+    with Chan et al.'s pairwise formula)."""
 
-    A batch's squared deviations come as the sum of squares about a shift `K` (the running
-    mean, or the first batch's first value): sum((x - m)^2) = sum((x - K)^2) - n (m - K)^2, which
-    is one pass and stays accurate while K is near the mean (the shifted-data algorithm).
-    """
-
-    __slots__ = ("nulls", "nan", "valid", "low", "high", "total", "m2", "shift")
+    __slots__ = ("nulls", "nan", "valid", "low", "high", "total", "m2")
 
     def __init__(self) -> None:
         self.nulls = self.nan = self.valid = 0
         self.low: float | None = None
         self.high: float | None = None
         self.total = self.m2 = 0.0
-        self.shift: float | None = None
 
-    def add(
-        self, nulls: int, nan: int, valid: int, low: Any, high: Any, total: Any, shift: Any, shifted_sq: Any
-    ) -> None:
+    def add(self, nulls: int, nan: int, valid: int, low: Any, high: Any, total: Any, variance: Any) -> None:
         self.nulls += nulls
         self.nan += nan
         if not valid:
             return
         total = float(total or 0.0)
-        mean = total / valid
-        m2 = max(float(shifted_sq or 0.0) - valid * (mean - float(shift)) ** 2, 0.0)
+        m2 = float(variance or 0.0) * valid
         if self.valid:
-            delta = mean - self.total / self.valid
+            delta = total / valid - self.total / self.valid
             self.m2 += m2 + delta * delta * self.valid * valid / (self.valid + valid)
         else:
             self.m2 = m2
         self.valid += valid
         self.total += total
-        self.shift = self.total / self.valid
         self.low = float(low) if self.low is None else min(self.low, float(low))
         self.high = float(high) if self.high is None else max(self.high, float(high))
 
@@ -152,21 +144,15 @@ class ProfileAccumulator:
         for index, name in enumerate(self.plan):
             column_type = self._type(name)
             if name in self._moments:
+                # Over all values: NaN or an infinity turns sum or variance non-finite, and only
+                # then is the batch's column looked at again without them (`_finite_stats`).
                 out.update(shared_stats(name, column_type))
                 raw = physical(name)
-                if column_type == "float":
-                    finite = pl.when(raw.is_finite()).then(raw)  # NaN and inf become null, not counted
-                    out[stat_name("nonfinite", name)] = raw.is_finite().not_().sum()
-                else:  # ints, dates and datetimes are always finite
-                    finite = raw
-                out[stat_name("sum", name)] = finite.sum()
-                shift = self._moments[name].shift
-                k = finite.drop_nulls().first() if shift is None else pl.lit(shift, dtype=pl.Float64)
-                out[stat_name("shift", name)] = k
-                out[stat_name("m2", name)] = ((finite - k) ** 2).sum()
+                out[stat_name("sum", name)] = raw.sum()
+                out[stat_name("var", name)] = raw.var(ddof=0)
                 for j, edge in enumerate(self._edges(name)):
-                    out[f"__p{index}_lt{j}"] = (finite < edge).sum()
-                    out[f"__p{index}_le{j}"] = (finite <= edge).sum()
+                    out[f"__p{index}_lt{j}"] = (raw < edge).sum()
+                    out[f"__p{index}_le{j}"] = (raw <= edge).sum()
             elif self.reference is not None:
                 out[stat_name("nulls", name)] = pl.col(name).null_count()
                 text = pl.col(name).cast(pl.String)
@@ -190,18 +176,19 @@ class ProfileAccumulator:
         for index, name in enumerate(self.plan):
             nulls = int(row[stat_name("nulls", name)])
             if name in self._moments:
-                nonfinite = int(row.get(stat_name("nonfinite", name)) or 0)
-                low, high = row[stat_name("min", name)], row[stat_name("max", name)]
-                if nonfinite and (low is not None and not np.isfinite(low) or high is not None and not np.isfinite(high)):
-                    low, high = _finite_extremes(typed, name)
-                self._moments[name].add(
-                    nulls, nonfinite, rows - nulls - nonfinite, low, high,
-                    row[stat_name("sum", name)], row[stat_name("shift", name)], row[stat_name("m2", name)],
+                edges = self._edges(name)
+                stats = (
+                    int(row[stat_name("nulls", name)]), 0, row[stat_name("min", name)], row[stat_name("max", name)],
+                    row[stat_name("sum", name)], row[stat_name("var", name)],
+                    [row[f"__p{index}_lt{j}"] for j in range(len(edges))],
+                    [row[f"__p{index}_le{j}"] for j in range(len(edges))],
                 )
-                cuts = self._cuts[name]
-                for j in range(cuts.shape[1]):
-                    cuts[0, j] += int(row[f"__p{index}_lt{j}"])
-                    cuts[1, j] += int(row[f"__p{index}_le{j}"])
+                if not _is_finite(stats[4]) or not _is_finite(stats[5]):
+                    stats = _finite_stats(typed, name, edges)
+                nulls, nonfinite, low, high, total, variance, lt, le = stats
+                self._moments[name].add(nulls, nonfinite, rows - nulls - nonfinite, low, high, total, variance)
+                self._cuts[name][0] += np.asarray(lt, dtype=np.int64)
+                self._cuts[name][1] += np.asarray(le, dtype=np.int64)
                 continue
             self._cat_nulls[name] += nulls
             counts = self._counts[name]
@@ -304,12 +291,29 @@ class ProfileAccumulator:
         )
 
 
-def _finite_extremes(typed: pl.DataFrame, name: str) -> tuple[float | None, float | None]:
-    """min and max of the finite values (only needed in a batch that holds an infinity)."""
+def _is_finite(value: Any) -> bool:
+    return value is None or math.isfinite(float(value))
+
+
+def _finite_stats(typed: pl.DataFrame, name: str, edges: Sequence[float]) -> tuple[Any, ...]:
+    """A batch's column statistics over its finite values only (the batch holds NaN or an infinity)."""
     raw = physical(name)
     finite = raw.filter(raw.is_finite())
-    low, high = typed.select(finite.min().alias("lo"), finite.max().alias("hi")).row(0)
-    return low, high
+    exprs = [
+        raw.null_count().alias("nulls"),
+        raw.is_finite().not_().sum().alias("nonfinite"),
+        finite.min().alias("lo"),
+        finite.max().alias("hi"),
+        finite.sum().alias("total"),
+        finite.var(ddof=0).alias("var"),
+        *[(finite < e).sum().alias(f"lt{j}") for j, e in enumerate(edges)],
+        *[(finite <= e).sum().alias(f"le{j}") for j, e in enumerate(edges)],
+    ]
+    row = typed.select(exprs).row(0, named=True)
+    return (
+        int(row["nulls"]), int(row["nonfinite"] or 0), row["lo"], row["hi"], row["total"], row["var"],
+        [row[f"lt{j}"] for j in range(len(edges))], [row[f"le{j}"] for j in range(len(edges))],
+    )
 
 
 def _histogram_from_cuts(cuts: np.ndarray, valid: int) -> tuple[int, ...]:
@@ -345,6 +349,7 @@ def scan_source(
     on_batch: BatchHook | None = None,
     progress: Callable[[int], None] | None = None,
     batch_rows: int = BATCH_ROWS,
+    block_bytes: int = CSV_BLOCK_BYTES,
     sample_rows: int = SAMPLE_ROWS,
 ) -> ScanResult:
     """Check (and profile) `ref` against `schema` in one streaming pass.
@@ -356,7 +361,7 @@ def scan_source(
     checker = SchemaChecker(schema, masked=masked)
     profiler: ProfileAccumulator | None = None
     batches = 0
-    for batch in iter_batches(ref, batch_rows=batch_rows):
+    for batch in iter_batches(ref, batch_rows=batch_rows, block_bytes=block_bytes):
         if batches == 0:
             checker.prepare(batch.schema)
             if profile:

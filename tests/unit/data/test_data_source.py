@@ -40,15 +40,18 @@ def test_public_surface_is_pinned() -> None:
             "profile_with_edges",
             "psi",
             "PreparedDataset",
+            "ScanResult",
             "SourceRef",
             "ValidationReport",
             "conform",
             "dataset_version_id",
             "hash_source",
             "infer_schema",
+            "iter_batches",
             "prepare_dataset",
             "read_snapshot",
             "read_source",
+            "scan_source",
             "write_snapshot",
         ]
     )
