@@ -410,6 +410,7 @@ def test_failing_rows_stop_the_ingest_by_default(tmp_path: Path, capsys: pytest.
     project_dir, _ = _dirty_project(tmp_path, capsys, "")
     code, _, err = cli(capsys, "-C", str(project_dir), "ingest")
     assert code == 4 and "usage_hours" in err and "data.policy" in err
+    assert "rows 2, 8 (0-based" in err and "rows 6 (0-based" in err  # lines 4, 10 and 8 of the file
 
 
 def test_quarantine_sets_failing_rows_aside_and_loses_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -587,3 +588,35 @@ def test_validate_a_new_batch_streams_checks_and_drift(demo_dir: Path, tmp_path:
     (source,) = json.loads(out)["sources"]
     (failure,) = [r for r in source["errors"] if r["check"] == "range"]
     assert failure["rows"] == [1234] and source["drift"]["reference"] is None
+
+
+def test_pre_split_files_stream_into_one_version_with_their_quarantine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Declared schema: both files stream through the checks into one snapshot; a bad row in each
+    file is set aside with its split, positions running on across the files."""
+    folder = tmp_path / "streamed"
+    (folder / "data").mkdir(parents=True)
+    train, test = _own_data(300, seed=1), _own_data(100, seed=2)
+    train.with_columns(pl.when(pl.int_range(pl.len()) == 10).then(-3.0).otherwise(pl.col("usage_hours")).alias("usage_hours")).write_csv(folder / "data" / "train.csv")
+    test.with_columns(pl.when(pl.int_range(pl.len()) == 40).then(-7.0).otherwise(pl.col("usage_hours")).alias("usage_hours")).write_csv(folder / "data" / "test.csv")
+    (folder / "assay.yaml").write_text(
+        "project: streamed\ndata:\n  sources: {train: data/train.csv, test: data/test.csv}\n  target: churned\n"
+        "  pii: [email]\n  policy: {range: quarantine}\n  schema:\n    columns:\n"
+        "      account: {type: string}\n      signup_date: {type: date}\n      usage_hours: {type: float, min: 0}\n"
+        "      plan: {type: category, allowed: [basic, pro, team]}\n      email: {type: string}\n"
+        "      churned: {type: int, nullable: false}\n"
+        "split:\n  strategy: predefined\nmodel:\n  name: m\n  estimator: sklearn.linear_model.LogisticRegression\n"
+    )
+    result = cli_json(capsys, "-C", str(folder), "ingest")
+    assert result["rows"] == 398 and result["checks"]["quarantine"]["rows"] == 2
+    datasets = {d["id"]: d for d in cli_json(capsys, "-C", str(folder), "datasets", "list")}
+    artifacts = folder / ".assay" / "artifacts" / "sha256"
+    stored = pl.read_parquet(next(artifacts.rglob(datasets[result["dataset_version"]]["snapshot_sha256"])))
+    assert "email" not in stored.columns and stored.get_column("usage_hours").min() >= 0
+    assert stored.get_column("_assay_split").value_counts().sort("_assay_split").rows() == [("test", 99), ("train", 299)]
+    assert stored.schema["signup_date"] == pl.Date and stored.schema["churned"] == pl.Int64  # typed
+    held = pl.read_parquet(next(artifacts.rglob(datasets[result["checks"]["quarantine"]["dataset_version"]]["snapshot_sha256"])))
+    assert held.select("_assay_split", "usage_hours").rows() == [("train", "-3.0"), ("test", "-7.0")]
+    with Project.open(folder, settings=Settings()) as project:
+        version = project.metadata.get_dataset(result["dataset_version"])
+        profile = json.loads(project.artifacts.get_bytes(version.profile_sha256))
+    assert profile["row_count"] == 398 and "email" not in profile["columns"]

@@ -15,6 +15,8 @@ from assay.cli.context import JSON_OPTION, open_project, state
 from assay.cli.output import RichReporter, fmt_metric, key_values, print_json, scan_progress, stderr, stdout, table
 from assay.project.settings import STATE_DIR, Settings
 
+from assay.data.checks import rows_phrase
+
 if TYPE_CHECKING:
     from assay.data.schema import ValidationReport
     from assay.project.pipeline import TrainResult
@@ -135,7 +137,7 @@ def _render_report(report: ValidationReport, source: str, *, show_all: bool) -> 
             "PASS" if r.passed else ("WARN" if r.severity == "warning" else "FAIL"),
             r.check,
             r.column or "(batch)",
-            r.message + (f" e.g. {', '.join(r.examples)}" if r.examples else ""),
+            r.message + (f" e.g. {', '.join(r.examples)}" if r.examples else "") + (f"; {rows_phrase(r)}" if r.rows else ""),
         ]
         for r in shown
     ]

@@ -382,6 +382,12 @@ class SchemaChecker:
         return CheckResult(check, name, count == 0, message, failed_count=count, examples=examples, rows=first)
 
 
+def rows_phrase(result: CheckResult) -> str:
+    """Where a check failed, for a message: 'rows 2, 8 (0-based; in a CSV with a header, line = row + 2)'."""
+    more = ", …" if result.failed_count > len(result.rows) else ""
+    return f"rows {', '.join(map(str, result.rows))}{more} (0-based; in a CSV with a header, line = row + 2)"
+
+
 def _duplicated_positions(values: pl.Series) -> np.ndarray:
     """Positions of the non-null values that occur more than once. Ids usually arrive sorted: then
     one comparison of neighbours decides, instead of hashing every value."""
@@ -420,6 +426,7 @@ __all__ = [
     "cast_expr",
     "check_frame",
     "physical",
+    "rows_phrase",
     "shared_stats",
     "stat_name",
 ]

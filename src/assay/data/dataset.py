@@ -7,15 +7,17 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 from assay.data.schema import ValidationReport, conform, infer_schema, schema_to_dict
-from assay.data.source import SourceRef, hash_source, read_source
+from assay.data.source import SourceRef, columns_mismatch_error, hash_source, iter_batches, read_source
 from assay.errors import DataSourceError
 from assay.spec.model import DataSchema, DataSpec
 
@@ -91,13 +93,7 @@ def _read_all(refs: Mapping[str, SourceRef], *, typed: bool) -> pl.DataFrame:
     first_split, first = next(iter(frames.items()))
     for split, frame in frames.items():
         if set(frame.columns) != set(first.columns):
-            missing = sorted(set(first.columns) - set(frame.columns))
-            extra = sorted(set(frame.columns) - set(first.columns))
-            raise DataSourceError(
-                f"{refs[split].uri} ({split}) does not have the same columns as {refs[first_split].uri}: "
-                f"missing {missing or 'none'}, extra {extra or 'none'}",
-                hint="pre-split files must share one header; export them from the same table",
-            )
+            raise columns_mismatch_error(refs[split].uri, split, refs[first_split].uri, first.columns, frame.columns)
     ordered = [frame.select(first.columns) for frame in frames.values()]
     try:
         combined = pl.concat(ordered, how="vertical_relaxed")
@@ -147,18 +143,82 @@ def prepare_dataset(data: DataSpec, *, name: str, base_dir: Path) -> PreparedDat
     )
 
 
+class SnapshotWriter:
+    """Write typed batches, one after another, as one Parquet file in `directory` (zstd, with
+    statistics), under a temporary name; the caller stores the file and removes it. Use as a
+    context manager: on an error the partial file is removed."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix="snapshot-", suffix=".parquet", dir=directory)
+        os.close(handle)
+        self.path = Path(name)
+        self.rows = 0
+        self.columns: tuple[str, ...] = ()
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, frame: pl.DataFrame) -> None:
+        table = frame.to_arrow()
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd", write_statistics=True)
+            self.columns = tuple(frame.columns)
+        self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self.rows += frame.height
+
+    def close(self) -> Path:
+        if self._writer is None:  # no rows at all: still a valid, empty file
+            pl.DataFrame().write_parquet(self.path)
+        else:
+            self._writer.close()
+            self._writer = None
+        return self.path
+
+    def __enter__(self) -> SnapshotWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            if self._writer is not None:
+                self._writer.close()
+            self.path.unlink(missing_ok=True)
+
+
 def write_snapshot(frame: pl.DataFrame, directory: Path) -> Path:
     """Write the frame as Parquet to a temporary file in `directory` (the caller stores and removes it)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix="snapshot-", suffix=".parquet", dir=directory)
-    os.close(handle)
-    path = Path(name)
-    frame.write_parquet(path, compression="zstd", statistics=True)
-    return path
+    with SnapshotWriter(directory) as writer:
+        writer.write(frame)
+        return writer.close()
+
+
+def read_rows(refs: Mapping[str, SourceRef], positions: Sequence[int]) -> pl.DataFrame:
+    """The rows at `positions` (0-based, running on across the files, sorted) exactly as read:
+    CSV as text, Parquet in its own types; with SPLIT_COLUMN for pre-split files. Streams."""
+    wanted = np.asarray(positions, dtype=np.int64)
+    parts: list[pl.DataFrame] = []
+    offset = 0
+    for split, ref in refs.items():
+        for batch in iter_batches(ref):
+            inside = wanted[(wanted >= offset) & (wanted < offset + batch.height)] - offset
+            if len(inside):
+                rows = batch[inside.tolist()]
+                parts.append(rows.with_columns(pl.lit(split, dtype=pl.String).alias(SPLIT_COLUMN)) if split else rows)
+            offset += batch.height
+    return pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
 
 
 def read_snapshot(data: bytes) -> pl.DataFrame:
     return pl.read_parquet(io.BytesIO(data))
 
 
-__all__ = ["SPLIT_COLUMN", "PreparedDataset", "content_hash_of", "dataset_version_id", "source_refs", "prepare_dataset", "read_snapshot", "write_snapshot"]
+__all__ = [
+    "SPLIT_COLUMN",
+    "PreparedDataset",
+    "SnapshotWriter",
+    "content_hash_of",
+    "dataset_version_id",
+    "prepare_dataset",
+    "read_rows",
+    "read_snapshot",
+    "source_refs",
+    "write_snapshot",
+]

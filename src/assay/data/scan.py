@@ -32,24 +32,29 @@ from assay.data.profile import (
     profile_frame,
     profile_with_edges,
 )
-from assay.data.source import BATCH_ROWS, CSV_BLOCK_BYTES, SourceRef, count_rows, iter_batches
+from assay.data.source import BATCH_ROWS, CSV_BLOCK_BYTES, SourceRef, columns_mismatch_error, count_rows, iter_batches
 from assay.errors import DataSourceError
 from assay.spec.model import DataSchema
 
 SAMPLE_ROWS = 100_000  # quantiles and new reference edges come from at most about this many rows
 _NUMERIC = frozenset({"int", "float", "date", "datetime"})
 
-BatchHook = Callable[[pl.DataFrame, int], None]
+BatchHook = Callable[[pl.DataFrame, int, str], None]
 
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
-    """The report of every check, the profile (None when not asked for) and the sample's stride."""
+    """The report of every check, the data's own profile, and its profile on another's edges.
+
+    `profile` is None when not asked for; `compared` is None without `compare_with`.
+    """
 
     report: ValidationReport
     profile: DatasetProfile | None
+    compared: DatasetProfile | None
     sample_stride: int  # 1: quantiles and histograms are exact; k: they come from every k-th row
     batches: int
+    columns: tuple[str, ...]  # the source's columns, in its order
 
 
 class _Moments:
@@ -95,7 +100,9 @@ class ProfileAccumulator:
         bins: int = 20,
         sample_rows: int = SAMPLE_ROWS,
         expected_rows: int | None = None,
+        key: str = "p",
     ) -> None:
+        self.key = key  # prefix of this accumulator's own statistics in the shared batch query
         self.schema = schema
         self.reference = reference
         self.bins = bins
@@ -151,18 +158,18 @@ class ProfileAccumulator:
                 out[stat_name("sum", name)] = raw.sum()
                 out[stat_name("var", name)] = raw.var(ddof=0)
                 for j, edge in enumerate(self._edges(name)):
-                    out[f"__p{index}_lt{j}"] = (raw < edge).sum()
-                    out[f"__p{index}_le{j}"] = (raw <= edge).sum()
+                    out[f"__{self.key}{index}_lt{j}"] = (raw < edge).sum()
+                    out[f"__{self.key}{index}_le{j}"] = (raw <= edge).sum()
             elif self.reference is not None:
                 out[stat_name("nulls", name)] = pl.col(name).null_count()
                 text = pl.col(name).cast(pl.String)
-                out.update({f"__p{index}_ref{j}": (text == v).sum() for j, v in enumerate(self._listed[name] or ())})
+                out.update({f"__{self.key}{index}_ref{j}": (text == v).sum() for j, v in enumerate(self._listed[name] or ())})
             elif column_type == "bool" or self._listed[name] is not None:
                 out.update(shared_stats(name, column_type, self._listed[name]))
             else:
                 out[stat_name("nulls", name)] = pl.col(name).null_count()
                 text = pl.col(name).cast(pl.String).drop_nulls()
-                out[f"__p{index}_vc"] = text.value_counts(name="__n").implode()
+                out[f"__{self.key}{index}_vc"] = text.value_counts(name="__n").implode()
         return out
 
     def _type(self, name: str) -> str:
@@ -180,8 +187,8 @@ class ProfileAccumulator:
                 stats = (
                     int(row[stat_name("nulls", name)]), 0, row[stat_name("min", name)], row[stat_name("max", name)],
                     row[stat_name("sum", name)], row[stat_name("var", name)],
-                    [row[f"__p{index}_lt{j}"] for j in range(len(edges))],
-                    [row[f"__p{index}_le{j}"] for j in range(len(edges))],
+                    [row[f"__{self.key}{index}_lt{j}"] for j in range(len(edges))],
+                    [row[f"__{self.key}{index}_le{j}"] for j in range(len(edges))],
                 )
                 if not _is_finite(stats[4]) or not _is_finite(stats[5]):
                     stats = _finite_stats(typed, name, edges)
@@ -195,7 +202,7 @@ class ProfileAccumulator:
             listed = self._listed[name]
             if self.reference is not None:
                 for j, value in enumerate(listed or ()):
-                    counts[value] += int(row[f"__p{index}_ref{j}"])
+                    counts[value] += int(row[f"__{self.key}{index}_ref{j}"])
             elif self._type(name) == "bool":
                 true = int(row[stat_name("true", name)] or 0)
                 counts["true"] += true
@@ -204,7 +211,7 @@ class ProfileAccumulator:
                 for j, value in enumerate(listed):
                     counts[value] += int(row[stat_name(f"eq{j}", name)])
             else:
-                for entry in row[f"__p{index}_vc"]:
+                for entry in row[f"__{self.key}{index}_vc"]:
                     counts[str(entry[name])] += int(entry["__n"])
         self._take_sample(typed, offset)
         self.rows += rows
@@ -339,55 +346,96 @@ def _scaled(histogram: Sequence[int], total: int) -> tuple[int, ...]:
     return tuple(int(c) for c in counts)
 
 
-def scan_source(
-    ref: SourceRef,
+def scan_sources(
+    refs: Mapping[str, SourceRef],
     schema: DataSchema,
     *,
     masked: Sequence[str] = (),
     profile: bool = True,
-    reference: DatasetProfile | None = None,
+    profile_exclude: Sequence[str] = (),
+    compare_with: DatasetProfile | None = None,
     on_batch: BatchHook | None = None,
     progress: Callable[[int], None] | None = None,
     batch_rows: int = BATCH_ROWS,
     block_bytes: int = CSV_BLOCK_BYTES,
     sample_rows: int = SAMPLE_ROWS,
 ) -> ScanResult:
-    """Check (and profile) `ref` against `schema` in one streaming pass.
+    """Check (and profile) one or more files against `schema` in one streaming pass, as one
+    dataset: row positions run on across the files, which must share one header.
 
-    With `reference`, the profile uses its edges and category lists, ready for drift statistics.
-    `on_batch(typed_batch, offset)` sees every conformed batch (to write a snapshot, say);
+    `refs` maps a label (the split of a pre-split file, or "") to each file. The own profile
+    leaves out `profile_exclude` (declared PII, say); with `compare_with`, the rows are also
+    profiled on that profile's edges and category lists (`compared`), ready for drift statistics.
+    `on_batch(typed_batch, offset, label)` sees every conformed batch (to write a snapshot, say);
     `progress(rows_so_far)` is called after each batch.
     """
     checker = SchemaChecker(schema, masked=masked)
-    profiler: ProfileAccumulator | None = None
+    profilers: dict[str, ProfileAccumulator] = {}
+    columns: list[str] = []
+    dtypes: Any = None
+    first_uri = ""
     batches = 0
-    for batch in iter_batches(ref, batch_rows=batch_rows, block_bytes=block_bytes):
-        if batches == 0:
-            checker.prepare(batch.schema)
-            if profile:
-                profiler = ProfileAccumulator(
-                    schema, batch.columns, reference=reference, sample_rows=sample_rows, expected_rows=count_rows(ref)
-                )
-        typed, work = checker.cast(batch)
-        stats = checker.stat_exprs() | (profiler.stat_exprs() if profiler is not None else {})
-        row = work.select([e.alias(n) for n, e in stats.items()]).row(0, named=True) if stats else {}
-        offset = checker.rows
-        checker.absorb(row, work, offset)
-        if profiler is not None:
-            profiler.absorb(row, typed, offset)
-        if on_batch is not None:
-            on_batch(typed, offset)
-        batches += 1
-        if progress is not None:
-            progress(checker.rows)
-    if batches == 0 or checker.rows == 0:
-        raise DataSourceError(f"data source {ref.uri} has a header but no rows", hint="point it at a file with data")
+    counts = [count_rows(ref) for ref in refs.values()]
+    expected = sum(c for c in counts if c is not None) if all(c is not None for c in counts) else None
+    for label, ref in refs.items():
+        seen_in_file = False
+        for batch in iter_batches(ref, batch_rows=batch_rows, block_bytes=block_bytes):
+            if batches == 0:
+                columns, first_uri, dtypes = list(batch.columns), ref.uri, batch.schema
+                checker.prepare(batch.schema)
+                kept = [c for c in columns if c not in set(profile_exclude)]
+                if profile:
+                    profilers["own"] = ProfileAccumulator(
+                        schema, kept, sample_rows=sample_rows, expected_rows=expected, key="p"
+                    )
+                if compare_with is not None:
+                    profilers["compared"] = ProfileAccumulator(
+                        schema, kept, reference=compare_with, sample_rows=sample_rows, expected_rows=expected, key="r"
+                    )
+            elif not seen_in_file:
+                if set(batch.columns) != set(columns):
+                    raise columns_mismatch_error(ref.uri, label, first_uri, columns, batch.columns)
+                batch = batch.select(columns)
+                if batch.schema != dtypes:
+                    differ = [c for c in columns if batch.schema[c] != dtypes[c]]
+                    raise DataSourceError(
+                        f"{ref.uri} ({label}) stores column(s) {', '.join(map(repr, differ))} with other types "
+                        f"than {first_uri}: {', '.join(f'{batch.schema[c]} vs {dtypes[c]}' for c in differ)}",
+                        hint="export the pre-split files with the same column types (or as CSV, which the schema types)",
+                    )
+            else:
+                batch = batch.select(columns)
+            seen_in_file = True
+            typed, work = checker.cast(batch)
+            stats = checker.stat_exprs()
+            for profiler in profilers.values():
+                stats |= profiler.stat_exprs()
+            row = work.select([e.alias(n) for n, e in stats.items()]).row(0, named=True) if stats else {}
+            offset = checker.rows
+            checker.absorb(row, work, offset)
+            for profiler in profilers.values():
+                profiler.absorb(row, typed, offset)
+            if on_batch is not None:
+                on_batch(typed, offset, label)
+            batches += 1
+            if progress is not None:
+                progress(checker.rows)
+        if not seen_in_file:
+            raise DataSourceError(f"data source {ref.uri} has a header but no rows", hint="point it at a file with data")
+    own, compared = profilers.get("own"), profilers.get("compared")
     return ScanResult(
         report=checker.report(),
-        profile=profiler.result() if profiler is not None else None,
-        sample_stride=profiler.stride if profiler is not None else 1,
+        profile=own.result() if own is not None else None,
+        compared=compared.result() if compared is not None else None,
+        sample_stride=next(iter(profilers.values())).stride if profilers else 1,
         batches=batches,
+        columns=tuple(columns),
     )
 
 
-__all__ = ["SAMPLE_ROWS", "ProfileAccumulator", "ScanResult", "scan_source"]
+def scan_source(ref: SourceRef, schema: DataSchema, **options: Any) -> ScanResult:
+    """`scan_sources` on one file (same options)."""
+    return scan_sources({"": ref}, schema, **options)
+
+
+__all__ = ["SAMPLE_ROWS", "ProfileAccumulator", "ScanResult", "scan_source", "scan_sources"]

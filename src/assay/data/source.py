@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -204,6 +204,19 @@ def _parquet_batches(uri: str, batch_rows: int) -> Iterator[pl.DataFrame]:
             yield pl.from_arrow(pa.Table.from_batches([record_batch]))  # type: ignore[misc]
 
 
+def columns_mismatch_error(
+    uri: str, split: str, first_uri: str, first: Sequence[str], columns: Sequence[str]
+) -> DataSourceError:
+    """Pre-split files must share one header: say what is missing and what is extra."""
+    missing = sorted(set(first) - set(columns))
+    extra = sorted(set(columns) - set(first))
+    return DataSourceError(
+        f"{uri} ({split}) does not have the same columns as {first_uri}: "
+        f"missing {missing or 'none'}, extra {extra or 'none'}",
+        hint="pre-split files must share one header; export them from the same table",
+    )
+
+
 def count_rows(ref: SourceRef) -> int | None:
     """The row count from a Parquet footer without reading the data; None for CSV (unknown until
     read) or when the footer cannot be read (the read itself then reports the problem)."""
@@ -323,4 +336,4 @@ def uri_for_display(uri: str) -> str:
     return uri
 
 
-__all__ = ["BATCH_ROWS", "SourceRef", "count_rows", "hash_source", "iter_batches", "read_source", "uri_for_display"]
+__all__ = ["BATCH_ROWS", "SourceRef", "columns_mismatch_error", "count_rows", "hash_source", "iter_batches", "read_source", "uri_for_display"]

@@ -22,12 +22,12 @@ _EXPORTS = {
     "move_alias": "models",
     "remove_alias": "models",
     "set_status": "models",
-    "IngestResult": "pipeline",
+    "IngestResult": "ingestion",
     "TrainResult": "pipeline",
     "evaluate": "pipeline",
-    "ingest": "pipeline",
+    "ingest": "ingestion",
     "train_project": "pipeline",
-    "validate": "pipeline",
+    "validate": "ingestion",
     "ListReporter": "reporter",
     "NullReporter": "reporter",
     "Reporter": "reporter",
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from assay.project.init_spec import render_init_spec, write_init_spec
     from assay.project.lineage import ArtifactFinding, Lineage, lineage, verify_artifacts
     from assay.project.models import move_alias, remove_alias, set_status
-    from assay.project.pipeline import IngestResult, TrainResult, evaluate, ingest, train_project, validate
+    from assay.project.ingestion import IngestResult, ingest, validate
+    from assay.project.pipeline import TrainResult, evaluate, train_project
     from assay.project.reporter import ListReporter, NullReporter, Reporter
     from assay.project.reproduce import Reproduction, reproduce
     from assay.project.settings import Settings

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from assay.data.dataset import (
-    PreparedDataset,
-    dataset_version_id,
-    prepare_dataset,
-    read_snapshot,
-    write_snapshot,
-)
-from assay.data.schema import CheckResult, ValidationReport
-from assay.data.source import uri_for_display
-from assay.errors import DataCheckError, NotFoundError
+from assay.data.dataset import read_snapshot
 from assay.evaluation.metrics import compute_metrics
 from assay.leakage.gate import LeakageGate, gate_leakage
 from assay.leakage.split import SplitManifest, split_dataset
@@ -30,23 +20,14 @@ from assay.project.feature_set import (
     feature_params,
     features_for_run,
 )
-from assay.project.profiling import DriftCheck, check_batch, profile_bytes, representativeness_findings
-from assay.project.quarantine import PolicyOutcome, apply_policy, keep_rows, quarantine_frame
+from assay.project.profiling import representativeness_findings
+from assay.project.ingestion import IngestResult, ingest, validate
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import Project
 from assay.registry.records import DatasetVersion, ModelStatus, ModelVersion, Run, RunStatus
 from assay.spec.model import Spec
 from assay.training.environment import capture_environment, factory_source
 from assay.training.trainer import TrainedModel, model_features, predictions_to_bytes, train
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    dataset: DatasetVersion
-    created: bool
-    report: ValidationReport
-    drift: DriftCheck | None = None  # None when the version already existed
-    quarantine: DatasetVersion | None = None  # the rows set aside by a quarantine policy, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,156 +38,6 @@ class TrainResult:
     split_sizes: Mapping[str, int]
     warnings: tuple[str, ...] = ()
     timings_s: Mapping[str, float] = field(default_factory=dict)
-
-
-def _failed_checks_error(prepared: PreparedDataset, failed: Sequence[CheckResult]) -> DataCheckError:
-    lines = []
-    for result in failed:
-        where = f"column {result.column!r}" if result.column else "the batch"
-        examples = f" e.g. {', '.join(result.examples)}" if result.examples else ""
-        lines.append(f"  - {result.check} on {where}: {result.message}{examples}")
-    return DataCheckError(
-        f"{uri_for_display(prepared.source.uri)} failed {len(lines)} check(s):\n" + "\n".join(lines),
-        hint="fix the data, update data.schema in assay.yaml if the data is right and the schema is out of "
-        "date, or set data.policy (warn or quarantine) for checks whose failing rows may be set aside",
-    )
-
-
-def _drift_error(prepared: PreparedDataset, drift: DriftCheck) -> DataCheckError:
-    reference = drift.reference.id if drift.reference else "?"
-    lines = [f"  - {r.check} on column {r.column!r}: {r.message}" for r in drift.failures]
-    return DataCheckError(
-        f"{uri_for_display(prepared.source.uri)} moved too far from dataset version {reference} "
-        f"({len(lines)} drift check(s) failed):\n" + "\n".join(lines),
-        hint="if the change is real and expected, set data.drift.on_fail: warn or raise the thresholds "
-        "under data.drift in assay.yaml; otherwise find out what changed upstream",
-    )
-
-
-def validate(project: Project, *, spec: Spec | None = None) -> PreparedDataset:
-    """Read and check the spec's data source without recording anything."""
-    spec = spec or project.load_spec()[0]
-    return prepare_dataset(spec.data, name=spec.dataset_name, base_dir=project.root)
-
-
-def ingest(project: Project, *, spec: Spec | None = None, reporter: Reporter | None = None) -> IngestResult:
-    """Validate the source and record it as a dataset version (idempotent: same data, same version)."""
-    reporter = reporter or NullReporter()
-    spec = spec or project.load_spec()[0]
-    with reporter.stage("validate"):
-        prepared = validate(project, spec=spec)
-    for warning in prepared.report.warnings:
-        reporter.note(f"warning: {warning.message}")
-    outcome = apply_policy(prepared.report, spec.data.policy)
-    if outcome.blocking:
-        raise _failed_checks_error(prepared, outcome.blocking)
-    for result in outcome.warned:
-        reporter.note(f"warning: {result.check} on {result.column!r}: {result.message} (data.policy: warn)")
-    try:
-        existing = project.metadata.get_dataset(prepared.version_id)
-    except NotFoundError:
-        existing = None
-    if existing is not None:
-        return IngestResult(existing, False, prepared.report)
-    # Declared personal data is checked above but never stored: artifacts are immutable, so PII in
-    # one could never be erased. Nothing downstream needs it (it is never a feature).
-    stored = keep_rows(prepared.frame, outcome).drop([c for c in spec.data.pii if c in prepared.frame.columns])
-    quarantine = _record_quarantine(project, prepared, outcome, spec) if len(outcome.quarantine_rows) else None
-    if quarantine is not None:
-        reporter.note(
-            f"quarantined {quarantine.row_count} row(s) into dataset version {quarantine.id} "
-            f"({', '.join(f'{k} {v}' for k, v in outcome.by_check().items())})"
-        )
-    with reporter.stage("profile and drift"):
-        drift = check_batch(project, stored, prepared.schema, name=prepared.name, drift=spec.data.drift)
-    for result in drift.warnings:
-        reporter.note(f"warning: {result.check} on {result.column!r}: {result.message}")
-    if drift.failures:
-        if spec.data.drift.on_fail == "fail":
-            raise _drift_error(prepared, drift)
-        for result in drift.failures:
-            reporter.note(f"warning: {result.check} on {result.column!r}: {result.message} (data.drift.on_fail: warn)")
-    profile_info = project.artifacts.put_bytes(profile_bytes(drift.profile))
-    with reporter.stage("snapshot"):
-        snapshot = write_snapshot(stored, project.scratch_dir)
-        try:
-            info = project.artifacts.put_file(snapshot)
-        finally:
-            snapshot.unlink(missing_ok=True)
-    dataset = DatasetVersion(
-        id=prepared.version_id,
-        name=prepared.name,
-        source_uri=_recorded_sources(prepared, project.root),
-        content_hash=prepared.content_hash,
-        snapshot_sha256=info.sha256,
-        row_count=stored.height,
-        column_count=stored.width,
-        schema={
-            **prepared.schema_dict(),
-            "inferred": prepared.schema_inferred,
-            "not_stored": sorted(set(prepared.frame.columns) - set(stored.columns)),
-        },
-        created_at=project.clock.now(),
-        created_by=project.actor,
-        checks={
-            **prepared.report.summary(),
-            "passed": True,
-            "policy": dict(spec.data.policy),
-            "warned": [r.to_dict() for r in outcome.warned],
-            "quarantine": {
-                "dataset_version": quarantine.id if quarantine else None,
-                "rows": int(len(outcome.quarantine_rows)),
-                "by_check": outcome.by_check(),
-            },
-            "drift": drift.summary(),
-        },
-        profile_sha256=profile_info.sha256,
-    )
-    recorded, created = project.metadata.add_dataset(dataset)
-    return IngestResult(recorded, created, prepared.report, drift, quarantine)
-
-
-def _record_quarantine(project: Project, prepared: PreparedDataset, outcome: PolicyOutcome, spec: Spec) -> DatasetVersion:
-    """Store the quarantined rows, as read and with their reasons, as a dataset version of its own."""
-    rows = quarantine_frame(prepared.raw, prepared.report, outcome, drop=spec.data.pii)
-    snapshot = write_snapshot(rows, project.scratch_dir)
-    try:
-        info = project.artifacts.put_file(snapshot)
-    finally:
-        snapshot.unlink(missing_ok=True)
-    name = f"{prepared.name}.quarantine"
-    version = DatasetVersion(
-        id=dataset_version_id(name, prepared.content_hash, prepared.schema, policy=spec.data.policy),
-        name=name,
-        source_uri=_recorded_sources(prepared, project.root),
-        content_hash=prepared.content_hash,
-        snapshot_sha256=info.sha256,
-        row_count=rows.height,
-        column_count=rows.width,
-        schema={"quarantine_of": prepared.version_id, "columns": {c: {"type": "string"} for c in rows.columns}},
-        created_at=project.clock.now(),
-        created_by=project.actor,
-        checks={"quarantine_of": prepared.version_id, "by_check": outcome.by_check(),
-                "failed": [r.to_dict() for r in outcome.quarantined]},
-    )
-    return project.metadata.add_dataset(version)[0]
-
-
-def recorded_source(uri: str, root: Path) -> str:
-    """How a source is recorded: relative to the project when it lies inside it (so a moved or
-    cloned project still finds it), otherwise as given, with any password removed."""
-    if "://" not in uri:
-        try:
-            return Path(uri).relative_to(root).as_posix()
-        except ValueError:
-            return uri
-    return uri_for_display(uri)
-
-
-def _recorded_sources(prepared: PreparedDataset, root: Path) -> str:
-    if not prepared.sources:
-        return recorded_source(prepared.source.uri, root)
-    return "; ".join(f"{split}={recorded_source(ref.uri, root)}" for split, ref in prepared.sources.items())
 
 
 def load_dataset_frame(project: Project, dataset: DatasetVersion) -> pl.DataFrame:

@@ -11,7 +11,7 @@ import polars as pl
 
 from collections.abc import Sequence
 
-from assay.data.drift import DriftThresholds, check_drift, ks_from_quantiles, psi
+from assay.data.drift import DriftThresholds, ks_from_quantiles, psi
 from assay.data.profile import (
     CategoricalProfile,
     ColumnProfile,
@@ -53,11 +53,6 @@ class DriftCheck:
         }
 
 
-def _stored_schema(schema: DataSchema, frame: pl.DataFrame) -> DataSchema:
-    """The schema of what is stored (declared PII columns are not)."""
-    return schema.model_copy(update={"columns": {k: v for k, v in schema.columns.items() if k in frame.columns}})
-
-
 def reference_for(project: Project, name: str) -> tuple[DatasetVersion, DatasetProfile] | None:
     """The newest recorded version of dataset `name` that has a profile."""
     for version in project.metadata.list_datasets(name=name, limit=50):
@@ -65,18 +60,6 @@ def reference_for(project: Project, name: str) -> tuple[DatasetVersion, DatasetP
             data = json.loads(project.artifacts.get_bytes(version.profile_sha256))
             return version, DatasetProfile.from_dict(data)
     return None
-
-
-def check_batch(project: Project, frame: pl.DataFrame, schema: DataSchema, *, name: str, drift: DriftSpec) -> DriftCheck:
-    """Profile `frame` and compare it with the previous version's profile on the same bins."""
-    stored_schema = _stored_schema(schema, frame)
-    own = profile_frame(frame, stored_schema)
-    found = reference_for(project, name)
-    if found is None:
-        return DriftCheck(own, None, ())
-    reference, reference_profile = found
-    current = profile_with_edges(frame, reference_profile)
-    return DriftCheck(own, reference, tuple(check_drift(reference_profile, current, drift_thresholds(drift))))
 
 
 def drift_thresholds(drift: DriftSpec) -> DriftThresholds:
@@ -165,4 +148,4 @@ def profile_bytes(profile: DatasetProfile) -> bytes:
     return json.dumps(profile.to_dict(), sort_keys=True, separators=(",", ":")).encode()
 
 
-__all__ = ["DriftCheck", "check_batch", "drift_thresholds", "profile_bytes", "reference_for", "representativeness_findings"]
+__all__ = ["DriftCheck", "drift_thresholds", "profile_bytes", "reference_for", "representativeness_findings"]

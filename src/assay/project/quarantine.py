@@ -40,27 +40,19 @@ def apply_policy(report: ValidationReport, policy: Mapping[str, str]) -> PolicyO
 
 
 def quarantine_frame(
-    raw: pl.DataFrame, report: ValidationReport, outcome: PolicyOutcome, *, drop: Sequence[str]
+    rows: pl.DataFrame, report: ValidationReport, outcome: PolicyOutcome, *, drop: Sequence[str]
 ) -> pl.DataFrame:
-    """The quarantined rows exactly as they were read (minus `drop`, the declared PII), with the
-    checks each one failed in REASON_COLUMN."""
+    """The quarantined rows exactly as they were read (`rows`, in the order of
+    `outcome.quarantine_rows`), minus `drop` (the declared PII), with the checks each one failed
+    in REASON_COLUMN."""
     reasons: dict[int, list[str]] = {int(i): [] for i in outcome.quarantine_rows}
     for result in outcome.quarantined:
         for position in report.failing_rows[(result.check, result.column)]:
             reasons[int(position)].append(f"{result.check}:{result.column}")
-    rows = raw[outcome.quarantine_rows].drop([c for c in drop if c in raw.columns])
-    return rows.with_columns(
+    kept = rows.drop([c for c in drop if c in rows.columns])
+    return kept.with_columns(
         pl.Series(REASON_COLUMN, ["; ".join(reasons[int(i)]) for i in outcome.quarantine_rows], dtype=pl.String)
     )
 
 
-def keep_rows(frame: pl.DataFrame, outcome: PolicyOutcome) -> pl.DataFrame:
-    """`frame` without the quarantined rows."""
-    if not len(outcome.quarantine_rows):
-        return frame
-    mask = np.ones(frame.height, dtype=bool)
-    mask[outcome.quarantine_rows] = False
-    return frame.filter(pl.Series(mask))
-
-
-__all__ = ["REASON_COLUMN", "PolicyOutcome", "apply_policy", "keep_rows", "quarantine_frame"]
+__all__ = ["REASON_COLUMN", "PolicyOutcome", "apply_policy", "quarantine_frame"]

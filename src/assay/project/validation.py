@@ -109,12 +109,13 @@ def validate_sources(
             ref,
             schema,
             masked=spec.data.pii,
-            reference=reference[1] if reference else None,
+            profile=False,
+            compare_with=reference[1] if reference else None,
             progress=(lambda rows, shown=shown: progress(shown, rows)) if progress else None,
         )
         drift_results: tuple[CheckResult, ...] = ()
-        if reference is not None and scanned.profile is not None:
-            drift_results = tuple(check_drift(reference[1], scanned.profile, drift_thresholds(spec.data.drift)))
+        if reference is not None and scanned.compared is not None:
+            drift_results = tuple(check_drift(reference[1], scanned.compared, drift_thresholds(spec.data.drift)))
         results.append(
             SourceValidation(
                 source=shown,

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from assay.data.drift import check_drift
-from assay.data.profile import CategoricalProfile, NumericProfile, profile_frame, profile_with_edges
+from assay.data.profile import CategoricalProfile, DatasetProfile, NumericProfile, profile_frame, profile_with_edges
 from assay.data.scan import scan_source
 from assay.data.schema import conform
 from assay.data.source import SourceRef, iter_batches
@@ -73,10 +73,15 @@ def test_clean_file_matches_the_in_memory_checks_and_profile(tmp_path: Path, suf
         (r.check, r.column, r.failed_count) for r in report.results
     ]
     assert scanned.sample_stride == 1  # 5,000 rows: the sample is every row, so all is exact
-    expected = profile_frame(typed, SCHEMA)
     assert scanned.profile is not None and scanned.profile.row_count == 5000
+    _assert_same_profile(scanned.profile, profile_frame(typed, SCHEMA))
+
+
+def _assert_same_profile(profile: DatasetProfile, expected: DatasetProfile) -> None:
+    """Equal, up to the rounding of sums accumulated batch by batch."""
+    assert profile.row_count == expected.row_count and list(profile.columns) == list(expected.columns)
     for name, column in expected.columns.items():
-        got = scanned.profile.columns[name]
+        got = profile.columns[name]
         if isinstance(column, NumericProfile):
             assert isinstance(got, NumericProfile)
             assert (got.count, got.null_count, got.nan_count, got.min, got.max) == (
@@ -197,16 +202,17 @@ def test_against_a_reference_the_histograms_are_exact_and_drift_is_seen(tmp_path
     reference = profile_frame(conform(reference_frame, SCHEMA)[0], SCHEMA)
     shifted = _frame(4000, seed=2).with_columns(pl.col("amount") * 1.8, pl.lit("pro").alias("plan"))
     ref = _write(shifted, tmp_path / "new.parquet")
-    scanned = scan_source(ref, SCHEMA, reference=reference, batch_rows=900)
+    scanned = scan_source(ref, SCHEMA, compare_with=reference, batch_rows=900)
     in_memory = profile_with_edges(conform(shifted, SCHEMA)[0], reference)
-    assert scanned.profile is not None
+    assert scanned.compared is not None and scanned.profile is not None
+    _assert_same_profile(scanned.profile, profile_frame(conform(shifted, SCHEMA)[0], SCHEMA))  # same pass
     for name in ("amount", "count", "plan", "active"):
-        got, want = scanned.profile.columns[name], in_memory.columns[name]
+        got, want = scanned.compared.columns[name], in_memory.columns[name]
         if isinstance(want, NumericProfile):
             assert isinstance(got, NumericProfile) and got.histogram == want.histogram, name
         else:
             assert got == want, name
-    failed = {(r.check, r.column) for r in check_drift(reference, scanned.profile) if not r.passed}
+    failed = {(r.check, r.column) for r in check_drift(reference, scanned.compared) if not r.passed}
     assert ("drift.psi", "amount") in failed and ("drift.psi", "plan") in failed
     assert not any(column == "count" for _, column in failed)
 
