@@ -158,7 +158,7 @@ class _Check:
     check: str
     column: str
     mask: pl.Expr  # True on failing rows
-    shown: pl.Expr  # the values shown as examples
+    shown: pl.Expr | None  # the values shown as examples (None: nothing worth showing, e.g. nulls)
     distinct: bool  # show distinct values (allowed, unique) rather than the first failing rows
 
 
@@ -241,7 +241,7 @@ class SchemaChecker:
         listed = allowed if allowed is not None and len(allowed) <= MAX_LISTED and column.type != "bool" else None
         self._stats.update(shared_stats(name, column.type, listed))
         if not column.nullable:
-            self._checks.append(_Check("not_null", name, typed.is_null() & ~unparsable, typed, False))
+            self._checks.append(_Check("not_null", name, typed.is_null() & ~unparsable, None, False))
         if column.min is not None or column.max is not None:
             low = (typed < column.min).fill_null(False) if column.min is not None else pl.lit(False)
             high = (typed > column.max).fill_null(False) if column.max is not None else pl.lit(False)
@@ -302,7 +302,8 @@ class SchemaChecker:
             failed = self._failures(check, stats, work.height)
             if failed == 0:
                 continue
-            detail = work.select(check.mask.alias("__bad"), check.shown.alias("__shown"))
+            shown = [] if check.shown is None else [check.shown.alias("__shown")]
+            detail = work.select(check.mask.alias("__bad"), *shown)
             mask = detail.get_column("__bad").fill_null(False)
             found = np.flatnonzero(mask.to_numpy())
             if not len(found):
@@ -310,7 +311,7 @@ class SchemaChecker:
             tally = self._tallies[(check.check, check.column)]
             tally.count += len(found)
             tally.positions.append(found + offset)
-            if len(tally.examples) < EXAMPLES:
+            if check.shown is not None and len(tally.examples) < EXAMPLES:
                 self._add_examples(tally, detail.get_column("__shown").filter(mask), check.column, check.distinct)
         for name, parts in self._unique_values.items():
             parts.append(work.get_column(name))
