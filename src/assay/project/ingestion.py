@@ -80,12 +80,41 @@ def ingest(project: Project, *, spec: Spec | None = None, reporter: Reporter | N
     """Validate the source and record it as a dataset version (idempotent: same data, same version)."""
     reporter = reporter or NullReporter()
     spec = spec or project.load_spec()[0]
+    known = _known_version(project, spec)
+    if known is not None:  # same bytes, schema and policy: the recorded verdict stands
+        return IngestResult(known, False, _recorded_report(known))
     with reporter.stage("validate"):
         staged = _stage(project, spec)
     try:
         return _record(project, spec, staged, reporter)
     finally:
         staged.snapshot.unlink(missing_ok=True)
+
+
+def _known_version(project: Project, spec: Spec) -> DatasetVersion | None:
+    """The recorded version of exactly this data, found by hashing the files (no parsing), when
+    the schema is declared; None otherwise (an inferred schema needs the data read first)."""
+    schema = spec.data.data_schema
+    if schema is None:
+        return None
+    content_hash, _ = content_hash_of(source_refs(spec.data, base_dir=project.root))
+    try:
+        return project.metadata.get_dataset(
+            dataset_version_id(spec.dataset_name, content_hash, schema, policy=spec.data.policy)
+        )
+    except NotFoundError:
+        return None
+
+
+def _recorded_report(version: DatasetVersion) -> ValidationReport:
+    """The failing and warning results recorded with a version (passing ones are only counted)."""
+    checks = version.checks
+    fields = set(CheckResult.__dataclass_fields__)
+    results = [
+        CheckResult(**{k: tuple(v) if isinstance(v, list) else v for k, v in entry.items() if k in fields})
+        for entry in (*checks.get("errors", ()), *checks.get("warnings", ()))
+    ]
+    return ValidationReport(tuple(results), int(checks.get("row_count", version.row_count)))
 
 
 def _stage(project: Project, spec: Spec) -> _Staged:
