@@ -20,14 +20,14 @@ PROBA = np.column_stack([1 - P1, P1])
 def test_public_surface_is_pinned() -> None:
     assert sorted(assay.evaluation.__all__) == sorted(
         [
-            "LOWER_IS_BETTER", "METRIC_NAMES",
+            "LOWER_IS_BETTER", "METRIC_NAMES", "BrierDecomposition", "CalibrationSplit", "Calibrator",
             "ConfidenceInterval", "CostMatrix", "MapeResult", "Metric",
-            "PairedComparison", "ThresholdChoice",
-            "ThresholdMetrics", "bootstrap_ci", "brier_score",
-            "choose_threshold_for_cost", "choose_threshold_for_precision",
+            "PairedComparison", "Reliability", "ReliabilityBin", "ThresholdChoice",
+            "ThresholdMetrics", "bootstrap_ci", "brier_decomposition", "brier_score",
+            "carve_calibration_split", "choose_threshold_for_cost", "choose_threshold_for_precision",
             "choose_threshold_for_recall", "classification_at", "compare_models", "compute_metrics",
-            "expected_cost", "lift_at", "log_loss", "mae", "mape",
-            "metric_value", "pinball_loss", "pinball_losses", "pr_auc", "rmse", "roc_auc",
+            "expected_calibration_error", "expected_cost", "fit_calibrator", "lift_at", "log_loss", "mae", "mape",
+            "metric_value", "pinball_loss", "pinball_losses", "pr_auc", "reliability", "rmse", "roc_auc",
            
         ]
     )
