@@ -1,7 +1,87 @@
-"""Metrics, and later calibration, fairness, comparison and gates."""
+"""Evaluation: metrics, decision thresholds, bootstrap intervals and model comparison, and
+calibration. Pure functions on numpy arrays; results are frozen
+dataclasses with `to_dict()` for JSON."""
 
 from __future__ import annotations
 
-from assay.evaluation.metrics import LOWER_IS_BETTER, compute_metrics
+from assay.evaluation._kernel import METRIC_NAMES, Metric
+from assay.evaluation.bootstrap import ConfidenceInterval, PairedComparison, bootstrap_ci, compare_models
+from assay.evaluation.calibration import (
+    BrierDecomposition,
+    CalibrationSplit,
+    Calibrator,
+    Reliability,
+    ReliabilityBin,
+    brier_decomposition,
+    carve_calibration_split,
+    expected_calibration_error,
+    fit_calibrator,
+    reliability,
+)
+from assay.evaluation.cost import CostMatrix
+from assay.evaluation.metrics import (
+    LOWER_IS_BETTER,
+    MapeResult,
+    ThresholdMetrics,
+    brier_score,
+    classification_at,
+    compute_metrics,
+    expected_cost,
+    lift_at,
+    log_loss,
+    mae,
+    mape,
+    metric_value,
+    pinball_loss,
+    pinball_losses,
+    pr_auc,
+    rmse,
+    roc_auc,
+)
+from assay.evaluation.threshold import (
+    ThresholdChoice,
+    choose_threshold_for_cost,
+    choose_threshold_for_precision,
+    choose_threshold_for_recall,
+)
 
-__all__ = ["LOWER_IS_BETTER", "compute_metrics"]
+__all__ = [
+    "LOWER_IS_BETTER",
+    "METRIC_NAMES",
+    "BrierDecomposition",
+    "CalibrationSplit",
+    "Calibrator",
+    "ConfidenceInterval",
+    "CostMatrix",
+    "MapeResult",
+    "Metric",
+    "PairedComparison",
+    "Reliability",
+    "ReliabilityBin",
+    "ThresholdChoice",
+    "ThresholdMetrics",
+    "bootstrap_ci",
+    "brier_decomposition",
+    "brier_score",
+    "carve_calibration_split",
+    "choose_threshold_for_cost",
+    "choose_threshold_for_precision",
+    "choose_threshold_for_recall",
+    "classification_at",
+    "compare_models",
+    "compute_metrics",
+    "expected_calibration_error",
+    "expected_cost",
+    "fit_calibrator",
+    "lift_at",
+    "log_loss",
+    "mae",
+    "mape",
+    "metric_value",
+    "pinball_loss",
+    "pinball_losses",
+    "pr_auc",
+    "reliability",
+    "rmse",
+    "roc_auc",
+]

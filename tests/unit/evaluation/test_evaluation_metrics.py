@@ -18,7 +18,21 @@ PROBA = np.column_stack([1 - P1, P1])
 
 
 def test_public_surface_is_pinned() -> None:
-    assert sorted(assay.evaluation.__all__) == ["LOWER_IS_BETTER", "compute_metrics"]
+    assert sorted(assay.evaluation.__all__) == sorted(
+        [
+            "LOWER_IS_BETTER", "METRIC_NAMES", "BrierDecomposition", "CalibrationSplit", "Calibrator",
+            "ConfidenceInterval", "CostMatrix", "MapeResult", "Metric",
+            "PairedComparison", "Reliability", "ReliabilityBin", "ThresholdChoice",
+            "ThresholdMetrics", "bootstrap_ci", "brier_decomposition", "brier_score",
+            "carve_calibration_split", "choose_threshold_for_cost", "choose_threshold_for_precision",
+            "choose_threshold_for_recall", "classification_at", "compare_models", "compute_metrics",
+            "expected_calibration_error", "expected_cost", "fit_calibrator", "lift_at", "log_loss", "mae", "mape",
+            "metric_value", "pinball_loss", "pinball_losses", "pr_auc", "reliability", "rmse", "roc_auc",
+           
+        ]
+    )
+    for name in assay.evaluation.__all__:
+        assert getattr(assay.evaluation, name) is not None, name
 
 
 def test_binary_metrics_agree_with_sklearn() -> None:

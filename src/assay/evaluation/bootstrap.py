@@ -1,0 +1,166 @@
+"""Seeded bootstrap confidence intervals for a metric, and the paired comparison of two models.
+
+Percentile intervals over `n_resamples` resamples of the rows (with replacement, same size). Each
+metric is prepared once (sorted, ranked) and each resample costs O(n) vector operations: see
+`_kernel` and docs/decisions/0013-evaluation-statistics.md. A resample on which the metric is
+undefined (one class drawn, for ROC AUC) is dropped and counted in `n_undefined`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from assay.errors import DataError
+from assay.evaluation import _inputs
+from assay.evaluation._kernel import Kernel, Metric, build, checked_inputs, finite_or_none, resample_weights
+
+Verdict = Literal["better", "no_significant_difference", "worse"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceInterval:
+    """A metric on all rows and its bootstrap percentile interval."""
+
+    metric: str
+    estimate: float | None  # None where the metric is undefined on all rows
+    low: float | None
+    high: float | None
+    level: float
+    n_resamples: int
+    n_undefined: int  # resamples on which the metric was undefined, left out of the interval
+    seed: int | None  # None when a Generator was passed
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PairedComparison:
+    """Challenger minus champion on the same rows, with the paired bootstrap interval of the difference."""
+
+    metric: str
+    higher_is_better: bool
+    champion: float | None
+    challenger: float | None
+    difference: float | None  # challenger - champion
+    low: float | None
+    high: float | None
+    level: float
+    verdict: Verdict  # of the challenger against the champion
+    n_resamples: int
+    n_undefined: int
+    seed: int | None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _generator(seed: int | np.random.Generator, n_resamples: int, level: float) -> tuple[np.random.Generator, int | None]:
+    """The random generator (and the seed to record), once the resampling settings are checked."""
+    if n_resamples < 1:
+        raise DataError(f"n_resamples must be at least 1, got {n_resamples}", hint="use the default, 1000")
+    _inputs.fraction(level, "level", closed_at_one=False)
+    if isinstance(seed, np.random.Generator):
+        return seed, None
+    return np.random.default_rng(seed), int(seed)
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float | None, float | None, int]:
+    """Percentile interval of the finite values, and how many were not finite."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None, None, len(values)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(finite, [tail, 100 - tail])
+    return float(low), float(high), len(values) - finite.size
+
+
+def _resampled(kernels: tuple[Kernel, ...], n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_resamples, len(kernels)): every kernel on the same resamples.
+
+    Resampling rows uniformly does not depend on their order, so the weights are drawn in the first
+    kernel's own row order (no reordering for a single model); the others reorder them to match.
+    """
+    first, *others = kernels
+    back = np.argsort(first.order) if first.order is not None and others else None
+    parts = []
+    for weights in resample_weights(first.n_rows, n_resamples, rng):
+        in_rows = weights if back is None else weights[:, back]
+        parts.append(np.column_stack([first.evaluate_ordered(weights), *(kernel.evaluate(in_rows) for kernel in others)]))
+    return np.concatenate(parts)
+
+
+def bootstrap_ci(
+    metric: str | Metric,
+    labels: ArrayLike,
+    predictions: ArrayLike,
+    *,
+    seed: int | np.random.Generator,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+) -> ConfidenceInterval:
+    """The metric on all rows, with a `level` percentile bootstrap interval (same seed, same interval)."""
+    chosen = Metric.of(metric)
+    rng, seed_value = _generator(seed, n_resamples, level)
+    kernel = build(chosen, *checked_inputs(chosen, labels, predictions))
+    low, high, undefined = _interval(_resampled((kernel,), n_resamples, rng)[:, 0], level)
+    return ConfidenceInterval(
+        metric=chosen.label,
+        estimate=finite_or_none(kernel.full()),
+        low=low,
+        high=high,
+        level=level,
+        n_resamples=n_resamples,
+        n_undefined=undefined,
+        seed=seed_value,
+    )
+
+
+def compare_models(
+    metric: str | Metric,
+    labels: ArrayLike,
+    champion: ArrayLike,
+    challenger: ArrayLike,
+    *,
+    seed: int | np.random.Generator,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+) -> PairedComparison:
+    """Paired bootstrap of challenger - champion, both scored on the same rows.
+
+    Verdict: `better` when the interval excludes 0 on the metric's good side, `worse` when it excludes
+    0 on the bad side, `no_significant_difference` when it contains 0 (or cannot be computed).
+    """
+    chosen = Metric.of(metric)
+    rng, seed_value = _generator(seed, n_resamples, level)
+    y, champion_scores = checked_inputs(chosen, labels, champion)
+    _, challenger_scores = checked_inputs(chosen, labels, challenger)
+    kernels = (build(chosen, y, champion_scores), build(chosen, y, challenger_scores))
+    values = _resampled(kernels, n_resamples, rng)
+    low, high, undefined = _interval(values[:, 1] - values[:, 0], level)
+    before, after = (finite_or_none(kernel.full()) for kernel in kernels)
+    higher = chosen.prefers_higher()
+    verdict: Verdict = "no_significant_difference"
+    if low is not None and high is not None and (low > 0 or high < 0):
+        verdict = "better" if (low > 0) == higher else "worse"
+    return PairedComparison(
+        metric=chosen.label,
+        higher_is_better=higher,
+        champion=before,
+        challenger=after,
+        difference=None if before is None or after is None else after - before,
+        low=low,
+        high=high,
+        level=level,
+        verdict=verdict,
+        n_resamples=n_resamples,
+        n_undefined=undefined,
+        seed=seed_value,
+    )
+
+
+__all__ = ["ConfidenceInterval", "PairedComparison", "Verdict", "bootstrap_ci", "compare_models"]
