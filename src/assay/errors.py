@@ -69,6 +69,17 @@ class FlavorError(TrainingError):
     code = "flavor"
 
 
+class GatesFailedError(AssayError):
+    """A trained model failed the evaluation gates its spec declares; it is recorded as rejected."""
+
+    code = "gates-failed"
+
+    def __init__(self, message: str, *, hint: str = "", model_ref: str = "", gates: tuple[dict, ...] = ()) -> None:
+        super().__init__(message, hint=hint)
+        self.model_ref = model_ref
+        self.gates = gates  # every gate: {"gate", "value", "threshold", "passed", "detail"}
+
+
 class ReproductionError(AssayError, RuntimeError):
     """A model could not be reproduced from its recorded lineage."""
 
@@ -126,6 +137,7 @@ __all__ = [
     "DataError",
     "DataSourceError",
     "FlavorError",
+    "GatesFailedError",
     "LeakageError",
     "NotFoundError",
     "RegistryError",

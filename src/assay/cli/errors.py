@@ -7,6 +7,7 @@ from assay.errors import (
     ArtifactIntegrityError,
     AssayError,
     DataError,
+    GatesFailedError,
     LeakageError,
     NotFoundError,
     RegistryError,
@@ -28,6 +29,7 @@ EXIT_CODES: tuple[tuple[type[AssayError], int], ...] = (
     (RegistryError, 7),
     (TrainingError, 8),
     (ReproductionError, 9),
+    (GatesFailedError, 11),
 )
 EXIT_FAILED = 1  # the command ran and its verdict is "no" (e.g. reproduce found a difference)
 EXIT_USAGE = 2

@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from assay.cli.context import JSON_OPTION, open_project, state
-from assay.cli.output import RichReporter, fmt_metric, key_values, print_json, scan_progress, stderr, stdout, table
+from assay.cli.output import (
+    RichReporter,
+    fmt_metric,
+    gates_table,
+    key_values,
+    print_json,
+    scan_progress,
+    stderr,
+    stdout,
+    table,
+)
 from assay.project.settings import STATE_DIR, Settings
 
 from assay.data.checks import rows_phrase
@@ -37,6 +47,9 @@ def _train_summary(result: TrainResult, project_dir: Path) -> dict[str, Any]:
         "model_status": result.model.status.value,
         "primary_metric": metrics.get("primary"),
         "metrics": {"validation": metrics.get("validation", {}), "test": metrics.get("test", {})},
+        "intervals": metrics.get("intervals", {}),
+        "decision": metrics.get("decision"),
+        "gates": metrics.get("gates", []),
         "warnings": list(result.warnings),
         "leakage": dict(result.run.params.get("leakage", {})),
         "evidence": {
@@ -65,14 +78,34 @@ def _render_train(summary: dict[str, Any], *, title: str) -> None:
         )
     )
     test, validation = summary["metrics"]["test"], summary["metrics"]["validation"]
+    intervals = summary.get("intervals", {})
     names = list(test)
+    level = next(iter(intervals.values()))["level"] if intervals else None
+
+    def interval(name: str) -> str:
+        ci = intervals.get(name)
+        return "" if ci is None or ci["low"] is None else f"[{ci['low']:.4f}, {ci['high']:.4f}]"
+
     out.print(
         table(
             None,
-            ["metric", "validation", "test"],
-            [[("* " if n == summary["primary_metric"] else "") + n, fmt_metric(validation.get(n)), fmt_metric(test.get(n))] for n in names],
+            ["metric", "validation", "test", *([f"test {level:.0%} interval"] if intervals else [])],
+            [
+                [("* " if n == summary["primary_metric"] else "") + n, fmt_metric(validation.get(n)), fmt_metric(test.get(n)),
+                 *([interval(n)] if intervals else [])]
+                for n in names
+            ],
         )
     )
+    decision = summary.get("decision")
+    if decision:
+        out.print(
+            f"decision: act when the score is at least {decision['threshold']:.4g} "
+            f"({decision['rule'].replace('_', ' ')}, chosen on validation)"
+            + (f"; {decision['note']}" if decision.get("note") else "")
+        )
+    if summary.get("gates"):
+        out.print(gates_table(summary["gates"], title="evaluation gates"))
     evidence = summary["evidence"]
     out.print(f"evidence: metadata {evidence['metadata']} · artifacts {evidence['artifacts']}")
     out.print(

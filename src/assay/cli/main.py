@@ -13,8 +13,8 @@ from assay import __version__
 from assay.cli import checks, data, db, features, leakage, lifecycle, records
 from assay.cli.context import state
 from assay.cli.errors import EXIT_INTERNAL, EXIT_USAGE, exit_code_for, format_error
-from assay.cli.output import stderr
-from assay.errors import AssayError
+from assay.cli.output import gates_table, stderr
+from assay.errors import AssayError, GatesFailedError
 
 # Typer may bundle its own copy of Click; take the exception classes from the one it really uses.
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -81,6 +81,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     except AssayError as exc:
         if debug:
             traceback.print_exc()
+        if isinstance(exc, GatesFailedError) and exc.gates:
+            stderr().print(gates_table(exc.gates, title=f"evaluation gates of {exc.model_ref}"))
         stderr().print(format_error(exc), markup=False)
         return exit_code_for(exc)
     except KeyboardInterrupt:

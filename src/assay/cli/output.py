@@ -94,6 +94,21 @@ class RichReporter:
             self.console.print(f"[{style}]{message}[/]")
 
 
+def gates_table(gates: Sequence[Mapping[str, Any]], *, title: str) -> Table:
+    """The evaluation gates as a table: gate, value, threshold, verdict (and why)."""
+    rows = [
+        [
+            g["gate"],
+            "n/a" if g.get("value") is None else fmt_metric(g["value"]),
+            g.get("threshold", ""),
+            "PASS" if g["passed"] else "FAIL",
+            g.get("detail", ""),
+        ]
+        for g in gates
+    ]
+    return table(title, ["gate", "value", "threshold", "verdict", "detail"], rows)
+
+
 @contextmanager
 def scan_progress(*, enabled: bool = True) -> Iterator[Callable[[str, int], None] | None]:
     """A live "source: N rows checked" line on stderr while files stream (nothing when disabled
@@ -112,4 +127,4 @@ def scan_progress(*, enabled: bool = True) -> Iterator[Callable[[str, int], None
         yield update
 
 
-__all__ = ["RichReporter", "scan_progress", "fmt_metric", "fmt_time", "key_values", "print_json", "stderr", "stdout", "table"]
+__all__ = ["RichReporter", "gates_table", "scan_progress", "fmt_metric", "fmt_time", "key_values", "print_json", "stderr", "stdout", "table"]

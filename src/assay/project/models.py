@@ -21,8 +21,15 @@ def check_alias_name(alias: str) -> str:
 
 
 def move_alias(project: Project, ref: str | ModelRef, alias: str, *, reason: str = "") -> AliasChange:
-    """Point `alias` at the model version `ref` resolves to."""
+    """Point `alias` at the model version `ref` resolves to. A rejected version is refused: a
+    person must change its status first (with a reason, in the audit log)."""
     model = project.resolve_model(ref)
+    if model.status == ModelStatus.REJECTED:
+        raise RegistryError(
+            f"{model.ref} was rejected, so no alias may point at it",
+            hint=f"read why with `assay models show {model.ref}`; to override, "
+            f"`assay models status {model.ref} candidate --reason \"...\"` first",
+        )
     return project.metadata.set_alias(
         model.name, check_alias_name(alias), model.version, actor=project.actor, reason=reason, at=project.clock.now()
     )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from assay.data.dataset import read_snapshot
+from assay.errors import AssayError, DataError, GatesFailedError
+from assay.evaluation.assessment import Assessment, Champion, assess
 from assay.evaluation.metrics import compute_metrics
 from assay.leakage.gate import LeakageGate, gate_leakage
 from assay.leakage.split import SplitManifest, split_dataset
@@ -27,7 +31,9 @@ from assay.project.workspace import Project
 from assay.registry.records import DatasetVersion, ModelStatus, ModelVersion, Run, RunStatus
 from assay.spec.model import Spec
 from assay.training.environment import capture_environment, factory_source
-from assay.training.trainer import TrainedModel, model_features, predictions_to_bytes, train
+from assay.training.flavors import LoadedModel
+from assay.training.signature import to_model_frame
+from assay.training.trainer import TrainedModel, load_model, model_features, predictions_to_bytes, seeded, train
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +150,19 @@ def train_project(
             timings["train"] = time.perf_counter() - t0
         with reporter.stage("evaluate"):
             t0 = time.perf_counter()
-            metrics = evaluate(trained, spec)
+            assessment = assess(
+                spec.evaluation,
+                task=spec.model.task,
+                metric_names=spec.metrics,
+                labels=trained.labels,
+                predictions=trained.predictions,
+                seed=spec.seed,
+                champions=_champions(project, spec, frame, manifest),
+            )
+            metrics = assessment.metrics
+            artifacts["evaluation"] = project.artifacts.put_bytes(
+                json.dumps(assessment.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+            ).sha256
             timings["evaluate"] = time.perf_counter() - t0
         with reporter.stage("register"):
             t0 = time.perf_counter()
@@ -157,6 +175,7 @@ def train_project(
                 "primary": spec.primary_metric,
                 "fit_seconds": round(trained.fit_seconds, 4),
                 "split_sizes": manifest.sizes(),
+                **assessment.summary(),
             }
             finished = project.metadata.finish_run(
                 run.id,
@@ -178,7 +197,7 @@ def train_project(
                 artifact_sha256=model_info.sha256,
                 signature=trained.signature,
                 metrics=metrics.get("test", {}),
-                status=ModelStatus.CANDIDATE,
+                status=ModelStatus.CANDIDATE if assessment.passed else ModelStatus.REJECTED,
                 created_at=project.clock.now(),
                 created_by=project.actor,
                 description=description,
@@ -195,7 +214,60 @@ def train_project(
             error=f"{type(exc).__name__}: {exc}"[:2000],
         )
         raise
+    if not assessment.passed:
+        raise _gates_error(model, assessment)
     return TrainResult(dataset, finished, model, manifest.sizes(), manifest.warnings, timings)
+
+
+def _champions(project: Project, spec: Spec, frame: pl.DataFrame, manifest: SplitManifest) -> list[Champion]:
+    """The models the gates compare with (`no_regression_vs`), scored on this run's test rows."""
+    champions = []
+    for alias in dict.fromkeys(g.no_regression_vs for g in spec.evaluation.gates if g.no_regression_vs):
+        version = project.metadata.get_alias(spec.model.name, alias)
+        if version is None:
+            champions.append(Champion(alias, None))
+            continue
+        model = project.metadata.get_model(spec.model.name, version)
+        loaded = load_registered(project, model)
+        try:
+            rows = to_model_frame(frame[manifest.indices["test"]], model.signature)
+        except AssayError as exc:
+            raise DataError(
+                f"{model.ref} (@{alias}) cannot score this run's test rows: {str(exc).splitlines()[0]}",
+                hint=f"the data no longer has what {model.ref} needs; remove the no_regression_vs gate for "
+                "this change, or compare by hand",
+            ) from exc
+        with seeded(spec.seed, spec.model.threads):
+            champions.append(Champion(alias, model.ref, np.asarray(loaded.predict(rows))))
+    return champions
+
+
+def load_registered(project: Project, model: ModelVersion, *, run: Run | None = None) -> LoadedModel:
+    """A registered model's artifact, loaded with the trust list its run recorded."""
+    run = run or project.metadata.get_run(model.run_id)
+    return load_model(
+        model.flavor,
+        project.artifacts.get_bytes(model.artifact_sha256),
+        signature=model.signature,
+        trusted_modules=tuple(run.params.get("resolved", {}).get("trusted_modules", ())),
+        project_dir=project.root,
+    )
+
+
+def _gates_error(model: ModelVersion, assessment: Assessment) -> GatesFailedError:
+    failed = assessment.failed_gates
+    lines = [
+        f"  - {g.gate}: {'n/a' if g.value is None else f'{g.value:.4g}'} (needs {g.threshold})"
+        + (f"; {g.detail}" if g.detail else "")
+        for g in failed
+    ]
+    return GatesFailedError(
+        f"{model.ref} failed {len(failed)} of {len(assessment.gates)} evaluation gate(s) and is recorded as rejected:\n"
+        + "\n".join(lines),
+        hint=f"see `assay models show {model.ref}`; fix the model or data, or correct evaluation.gates in assay.yaml",
+        model_ref=model.ref,
+        gates=tuple(g.to_dict() for g in assessment.gates),
+    )
 
 
 def check_split_leakage(

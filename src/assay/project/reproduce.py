@@ -22,7 +22,7 @@ from assay.project.feature_set import (
     recorded_definitions,
     spine_time_of,
 )
-from assay.project.pipeline import factory_packages, load_dataset_frame, make_split
+from assay.project.pipeline import factory_packages, load_dataset_frame, load_registered, make_split
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import ModelRef, Project
 from assay.spec.loader import parse_spec
@@ -30,7 +30,7 @@ from assay.registry.records import DatasetVersion
 from assay.spec.model import Spec
 from assay.training.environment import capture_environment, diff_code, diff_environments, factory_source
 from assay.training.signature import to_model_frame
-from assay.training.trainer import load_model, predictions_from_bytes, seeded, train
+from assay.training.trainer import predictions_from_bytes, seeded, train
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,13 +142,7 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
             return failed(f"training: retraining from the record failed: {_first_line(exc)}")
     with reporter.stage("check the registered artifact"):
         try:
-            registered = load_model(
-                model.flavor,
-                project.artifacts.get_bytes(model.artifact_sha256),
-                signature=model.signature,
-                trusted_modules=tuple(run.params.get("resolved", {}).get("trusted_modules", ())),
-                project_dir=project.root,
-            )
+            registered = load_registered(project, model, run=run)
             test_rows = to_model_frame(frame[recorded_manifest.indices["test"]], model.signature)
             with seeded(spec.seed, spec.model.threads):
                 served = registered.predict(test_rows)

@@ -11,7 +11,8 @@ import yaml
 from pydantic import ValidationError
 
 from assay.errors import SpecError, SpecNotFoundError
-from assay.spec.model import LOCATION_PREFIX, Spec
+from assay.spec.base import LOCATION_PREFIX
+from assay.spec.model import Spec
 
 SPEC_FILENAME = "assay.yaml"
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from assay.spec.base import SpecModel, at
+from assay.spec.evaluation import (
+    CLASSIFICATION_METRICS,
+    DECISION_METRICS,
+    REGRESSION_METRICS,
+    EvaluationSpec,
+)
 
 ColumnType = Literal["int", "float", "bool", "string", "category", "date", "datetime"]
 Task = Literal["classification", "regression"]
@@ -30,21 +38,9 @@ def _check_keys(value: Any, what: str) -> Any:
                                               "letters, digits and '_'"))
     return value
 
-CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "f1")
-REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
 
 
-LOCATION_PREFIX = "@"
-
-
-def at(field: str, message: str) -> str:
-    """A validator message that names the field it concerns (relative to the model that raises it),
-    so the loader can point at that field's line instead of the model's."""
-    return f"{LOCATION_PREFIX}{field}: {message}"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, ser_json_inf_nan="constants")
+_Model = SpecModel
 
 
 class ColumnSchema(_Model):
@@ -353,13 +349,6 @@ def feature_problems(spec: Spec, *, name: str, source: str, entity: str) -> list
     return problems
 
 
-class EvaluationSpec(_Model):
-    metrics: list[str] | None = Field(
-        None, min_length=1, description="Metrics to compute (default: all for the task); the primary is always added."
-    )
-    primary: str | None = Field(None, description="The headline metric (default: roc_auc or rmse).")
-
-
 class Spec(_Model):
     """An Assay project: data, split, model and evaluation, with one seed."""
 
@@ -411,7 +400,28 @@ class Spec(_Model):
                 raise ValueError(
                     at(field, f"metric {metric!r} is not available for {self.model.task}; choose from {', '.join(allowed)}")
                 )
+        self._check_decision_and_gates(allowed)
         return self
+
+    def _check_decision_and_gates(self, allowed: tuple[str, ...]) -> None:
+        decision = self.evaluation.decision
+        if decision is not None and self.model.task != "classification":
+            raise ValueError(at("evaluation.decision", "a decision threshold applies to (binary) classification only"))
+        decided = DECISION_METRICS if decision is not None else ()
+        for index, gate in enumerate(self.evaluation.gates):
+            if gate.metric is None or gate.metric in allowed:
+                continue
+            if gate.metric in decided:
+                if gate.metric == "expected_cost" and decision is not None and decision.costs is None:
+                    raise ValueError(at(f"evaluation.gates.{index}.metric", "expected_cost needs evaluation.decision.costs"))
+                if gate.metric == "expected_value" and decision is not None and decision.values is None:
+                    raise ValueError(at(f"evaluation.gates.{index}.metric", "expected_value needs evaluation.decision.values"))
+                continue
+            hint = "" if decision is not None else f" (with evaluation.decision also {', '.join(DECISION_METRICS)})"
+            raise ValueError(
+                at(f"evaluation.gates.{index}.metric",
+                   f"gate metric {gate.metric!r} is not measured; choose from {', '.join(allowed)}{hint}")
+            )
 
     @field_validator("features", mode="before")
     @classmethod

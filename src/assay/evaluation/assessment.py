@@ -1,0 +1,228 @@
+"""Judge a trained model the way the spec says: metrics with confidence intervals, the decision
+threshold chosen on validation, the comparison with the model in production, and the gates.
+
+Pure computation on labels and predictions; the project layer supplies them (and the champion's
+predictions on the same test rows) and records the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assay.errors import DataError
+from assay.evaluation.bootstrap import ConfidenceInterval, PairedComparison, bootstrap_ci, compare_models
+from assay.evaluation.cost import CostMatrix
+from assay.evaluation.metrics import classification_at, compute_metrics, expected_cost
+from assay.evaluation.threshold import (
+    ThresholdChoice,
+    choose_threshold_for_cost,
+    choose_threshold_for_precision,
+    choose_threshold_for_recall,
+)
+from assay.spec.evaluation import DecisionSpec, EvaluationSpec, GateSpec
+
+# Spec metric names -> the bootstrap's metric names (the rest are the same).
+_BOOTSTRAPPED = {"roc_auc": "roc_auc", "pr_auc": "pr_auc", "log_loss": "log_loss", "brier": "brier",
+                 "rmse": "rmse", "mae": "mae", "mape": "mape"}
+
+
+@dataclass(frozen=True, slots=True)
+class Champion:
+    """The model a candidate is compared with, and its predictions on the candidate's test rows."""
+
+    alias: str
+    ref: str | None  # None: no model holds the alias yet
+    test_predictions: np.ndarray | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    gate: str
+    value: float | None
+    threshold: str
+    passed: bool
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"gate": self.gate, "value": self.value, "threshold": self.threshold, "passed": self.passed,
+                "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    metrics: Mapping[str, Mapping[str, float | None]]  # split -> metric -> value
+    intervals: Mapping[str, ConfidenceInterval] = field(default_factory=dict)  # test metrics
+    decision: ThresholdChoice | None = None
+    comparisons: Mapping[str, PairedComparison] = field(default_factory=dict)  # alias -> comparison
+    gates: tuple[GateResult, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    @property
+    def failed_gates(self) -> list[GateResult]:
+        return [g for g in self.gates if not g.passed]
+
+    def summary(self) -> dict[str, Any]:
+        """What a run's metrics record besides the per-split values: intervals, threshold, gates."""
+        out: dict[str, Any] = {}
+        if self.intervals:
+            out["intervals"] = {
+                name: {"low": ci.low, "high": ci.high, "level": ci.level, "resamples": ci.n_resamples}
+                for name, ci in self.intervals.items()
+            }
+        if self.decision is not None:
+            out["decision"] = self.decision.to_dict()
+        if self.comparisons:
+            out["comparisons"] = {alias: c.to_dict() for alias, c in self.comparisons.items()}
+        if self.gates:
+            out["gates"] = [g.to_dict() for g in self.gates]
+            out["gates_passed"] = self.passed
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metrics": {split: dict(values) for split, values in self.metrics.items()},
+            "intervals": {name: ci.to_dict() for name, ci in self.intervals.items()},
+            "decision": self.decision.to_dict() if self.decision is not None else None,
+            "comparisons": {alias: c.to_dict() for alias, c in self.comparisons.items()},
+            "gates": [g.to_dict() for g in self.gates],
+            "passed": self.passed,
+        }
+
+
+def _scores(predictions: np.ndarray) -> np.ndarray:
+    """The positive class's probability of a binary classifier."""
+    return predictions[:, 1] if predictions.ndim == 2 else predictions
+
+
+def _costs(decision: DecisionSpec) -> CostMatrix | None:
+    if decision.costs is not None:
+        c = decision.costs
+        return CostMatrix(false_positive=c.false_positive, false_negative=c.false_negative,
+                          true_positive=c.true_positive, true_negative=c.true_negative)
+    if decision.values is not None:
+        v = decision.values
+        return CostMatrix.from_values(true_positive=v.true_positive, true_negative=v.true_negative,
+                                      false_positive=v.false_positive, false_negative=v.false_negative)
+    return None
+
+
+def choose_threshold(decision: DecisionSpec, labels: np.ndarray, scores: np.ndarray) -> ThresholdChoice:
+    costs = _costs(decision)
+    if decision.target_precision is not None:
+        return choose_threshold_for_precision(labels, scores, target=decision.target_precision, costs=costs)
+    if decision.target_recall is not None:
+        return choose_threshold_for_recall(labels, scores, target=decision.target_recall, costs=costs)
+    assert costs is not None
+    return choose_threshold_for_cost(labels, scores, costs=costs)
+
+
+def _decision_metrics(decision: DecisionSpec, choice: ThresholdChoice, labels: np.ndarray, scores: np.ndarray) -> dict[str, float | None]:
+    at = classification_at(labels, scores, threshold=choice.threshold)
+    out: dict[str, float | None] = {
+        "threshold": choice.threshold,
+        "precision": at.precision,
+        "recall": at.recall,
+        "f1_at_threshold": at.f1,
+    }
+    costs = _costs(decision)
+    if costs is not None:
+        cost = expected_cost(labels, scores, threshold=choice.threshold, costs=costs)
+        out["expected_cost" if decision.costs is not None else "expected_value"] = (
+            cost if decision.costs is not None else -cost
+        )
+    return out
+
+
+def assess(
+    evaluation: EvaluationSpec,
+    *,
+    task: str,
+    metric_names: Sequence[str],
+    labels: Mapping[str, np.ndarray],
+    predictions: Mapping[str, np.ndarray],
+    seed: int,
+    champions: Sequence[Champion] = (),
+) -> Assessment:
+    """Every number the spec asks for on the validation and test splits, and the gates' verdicts."""
+    metrics = {
+        split: compute_metrics(task, labels[split], predictions[split], metric_names)
+        for split in ("validation", "test")
+        if split in predictions
+    }
+    binary = task == "classification" and predictions["test"].ndim == 2 and predictions["test"].shape[1] == 2
+    decision = None
+    if evaluation.decision is not None:
+        if not binary:
+            raise DataError(
+                "evaluation.decision needs a binary target (two classes)",
+                hint="remove evaluation.decision, or predict a yes/no outcome",
+            )
+        if "validation" not in predictions:
+            raise DataError(
+                "evaluation.decision chooses the threshold on the validation split, and this run has none",
+                hint="set split.validation_fraction above 0 (or give data.sources a validation file)",
+            )
+        decision = choose_threshold(evaluation.decision, labels["validation"], _scores(predictions["validation"]))
+        for split in metrics:
+            metrics[split] = {**metrics[split], **_decision_metrics(
+                evaluation.decision, decision, labels[split], _scores(predictions[split]))}
+    intervals: dict[str, ConfidenceInterval] = {}
+    if evaluation.confidence.resamples:
+        test_labels = labels["test"]
+        test_scores = _scores(predictions["test"]) if binary else predictions["test"]
+        for name in metric_names:
+            bootstrapped = _BOOTSTRAPPED.get(name)
+            if bootstrapped is None or (task == "classification" and not binary) or metrics["test"].get(name) is None:
+                continue
+            intervals[name] = bootstrap_ci(
+                bootstrapped, test_labels, test_scores, seed=seed,
+                n_resamples=evaluation.confidence.resamples, level=evaluation.confidence.level,
+            )
+    comparisons: dict[str, PairedComparison] = {}
+    primary = metric_names[0]
+    for champion in champions:
+        if champion.test_predictions is None or _BOOTSTRAPPED.get(primary) is None:
+            continue
+        champion_scores = _scores(champion.test_predictions) if binary else champion.test_predictions
+        challenger_scores = _scores(predictions["test"]) if binary else predictions["test"]
+        comparisons[champion.alias] = compare_models(
+            _BOOTSTRAPPED[primary], labels["test"], champion_scores, challenger_scores, seed=seed,
+            n_resamples=max(evaluation.confidence.resamples, 200), level=evaluation.confidence.level,
+        )
+    gates = tuple(_gate(gate, metrics["test"], comparisons, {c.alias: c for c in champions}, primary)
+                  for gate in evaluation.gates)
+    return Assessment(metrics, intervals, decision, comparisons, gates)
+
+
+def _gate(gate: GateSpec, test: Mapping[str, float | None], comparisons: Mapping[str, PairedComparison],
+          champions: Mapping[str, Champion], primary: str) -> GateResult:
+    if gate.no_regression_vs is not None:
+        alias = gate.no_regression_vs
+        champion = champions.get(alias)
+        if champion is None or champion.ref is None:
+            return GateResult(gate.name, None, "not significantly worse", True,
+                              f"no model holds the alias {alias!r} yet: nothing to compare with")
+        comparison = comparisons[alias]
+        detail = (f"{primary} {comparison.challenger:.4g} vs {champion.ref} {comparison.champion:.4g}; "
+                  f"difference {comparison.difference:+.4g}, {comparison.level:.0%} interval "
+                  f"[{comparison.low:+.4g}, {comparison.high:+.4g}]: {comparison.verdict.replace('_', ' ')}")
+        return GateResult(gate.name, comparison.difference, "not significantly worse",
+                          comparison.verdict != "worse", detail)
+    assert gate.metric is not None
+    value = test.get(gate.metric)
+    bounds = " and ".join(part for part in (
+        f">= {gate.min:g}" if gate.min is not None else "", f"<= {gate.max:g}" if gate.max is not None else "") if part)
+    if value is None:
+        return GateResult(gate.name, None, bounds, False, f"{gate.metric} could not be computed on the test split")
+    passed = (gate.min is None or value >= gate.min) and (gate.max is None or value <= gate.max)
+    return GateResult(gate.name, value, bounds, passed)
+
+
+__all__ = ["Assessment", "Champion", "GateResult", "assess", "choose_threshold"]

@@ -1,0 +1,143 @@
+"""Evaluation that decides, in a real project through the CLI: the threshold chosen on validation
+from a cost matrix, bootstrap intervals, gates that reject, and the comparison with production."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from assay.project import Project, Settings
+from cli_runner import cli, cli_json
+
+SPEC = """\
+version: 1
+project: loans
+seed: 11
+data:
+  source: loans.csv
+  target: defaulted
+split:
+  strategy: stratified
+  validation_fraction: 0.25
+  test_fraction: 0.25
+model:
+  name: loans
+  estimator: sklearn.linear_model.LogisticRegression
+  params: {{max_iter: 500}}
+  features: {{include: {features}}}
+evaluation:
+  confidence: {{resamples: 300}}
+{extra}"""
+
+
+def _data(rows: int = 1600, seed: int = 5) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=rows)
+    noise = rng.normal(size=rows)
+    defaulted = (rng.random(rows) < 1 / (1 + np.exp(-(2.2 * signal - 1.2)))).astype(int)
+    return pl.DataFrame({"signal": signal, "noise": noise, "defaulted": defaulted})
+
+
+def _project(tmp_path: Path, *, features: str = "[signal, noise]", extra: str = "") -> Path:
+    folder = tmp_path / "loans"
+    folder.mkdir(exist_ok=True)
+    if not (folder / "loans.csv").exists():
+        _data().write_csv(folder / "loans.csv")
+    (folder / "assay.yaml").write_text(SPEC.format(features=features, extra=extra))
+    return folder
+
+
+def _artifact(project_dir: Path, sha256: str) -> bytes:
+    with Project.open(project_dir, settings=Settings()) as project:
+        return project.artifacts.get_bytes(sha256)
+
+
+def test_cost_matrix_threshold_is_the_cost_minimising_one_on_validation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _project(tmp_path, extra="  decision:\n    costs: {false_positive: 1, false_negative: 6}\n")
+    summary = cli_json(capsys, "-C", str(folder), "run")
+    with Project.open(folder, settings=Settings()) as project:
+        run = project.metadata.get_run(summary["run_id"])
+        scores = np.load(io.BytesIO(project.artifacts.get_bytes(run.artifacts["predictions.validation"])))[:, 1]
+        manifest = json.loads(project.artifacts.get_bytes(run.artifacts["split"]))
+    labels = _data().get_column("defaulted").to_numpy()[manifest["splits"]["validation"]]
+    decision = run.metrics["decision"]
+    assert decision["rule"] == "min_cost" and run.metrics["validation"]["threshold"] == decision["threshold"]
+
+    def cost(threshold: float) -> float:
+        act = scores >= threshold
+        return float((act & (labels == 0)).sum() * 1 + (~act & (labels == 1)).sum() * 6) / len(labels)
+
+    best = min(cost(t) for t in [*np.unique(scores), np.inf])  # brute force over every candidate
+    assert cost(decision["threshold"]) == pytest.approx(best)
+    assert decision["expected_cost_per_row"] == pytest.approx(best)
+    # the test split is measured at the validation threshold, never used to choose it
+    assert run.metrics["test"]["threshold"] == decision["threshold"]
+    assert run.metrics["test"]["expected_cost"] is not None
+
+
+def test_intervals_bracket_the_estimate_and_repeat_with_the_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _project(tmp_path)
+    first = cli_json(capsys, "-C", str(folder), "run")
+    second = cli_json(capsys, "-C", str(folder), "run")
+    with Project.open(folder, settings=Settings()) as project:
+        a = project.metadata.get_run(first["run_id"]).metrics
+        b = project.metadata.get_run(second["run_id"]).metrics
+    auc = a["intervals"]["roc_auc"]
+    assert auc["low"] < a["test"]["roc_auc"] < auc["high"] and auc["level"] == 0.95 and auc["resamples"] == 300
+    assert a["intervals"] == b["intervals"]
+
+
+def test_a_failing_gate_rejects_the_model_and_keeps_the_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _project(tmp_path, extra="  gates:\n    - {metric: roc_auc, min: 0.99}\n    - {metric: brier, max: 0.5}\n")
+    code, _, err = cli(capsys, "-C", str(folder), "run")
+    assert code == 11 and "roc_auc >= 0.99" in err and "rejected" in err
+    assert "1 of 2 evaluation gate(s)" in err
+    (model,) = cli_json(capsys, "-C", str(folder), "models", "list")
+    assert model["status"] == "rejected"
+    with Project.open(folder, settings=Settings()) as project:
+        version = project.metadata.get_model("loans", 1)
+        run = project.metadata.get_run(version.run_id)
+        evidence = json.loads(project.artifacts.get_bytes(run.artifacts["evaluation"]))
+    assert run.status.value == "succeeded" and run.metrics["gates_passed"] is False
+    assert [(g["gate"], g["passed"]) for g in evidence["gates"]] == [("roc_auc >= 0.99", False), ("brier <= 0.5", True)]
+    code, _, err = cli(capsys, "-C", str(folder), "models", "alias", "loans:1", "production")
+    assert code == 7 and "rejected" in err
+
+
+def test_passing_gates_register_a_candidate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _project(tmp_path, extra="  gates:\n    - {metric: roc_auc, min: 0.6}\n    - {no_regression_vs: production}\n")
+    summary = cli_json(capsys, "-C", str(folder), "run")  # nothing holds production yet: that gate passes
+    (model,) = cli_json(capsys, "-C", str(folder), "models", "list")
+    assert model["status"] == "candidate"
+    with Project.open(folder, settings=Settings()) as project:
+        gates = project.metadata.get_run(summary["run_id"]).metrics["gates"]
+    assert gates[1]["passed"] and "no model holds the alias" in gates[1]["detail"]
+
+
+def test_a_model_significantly_worse_than_production_is_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _project(tmp_path, extra="  gates:\n    - {no_regression_vs: production}\n")
+    cli_json(capsys, "-C", str(folder), "run")
+    assert cli(capsys, "-C", str(folder), "models", "alias", "loans:1", "production")[0] == 0
+    again = cli_json(capsys, "-C", str(folder), "run")  # the same model again: no significant difference
+    with Project.open(folder, settings=Settings()) as project:
+        (gate,) = project.metadata.get_run(again["run_id"]).metrics["gates"]
+    assert gate["passed"] and "no significant difference" in gate["detail"]
+    _project(tmp_path, features="[noise]", extra="  gates:\n    - {no_regression_vs: production}\n")
+    code, _, err = cli(capsys, "-C", str(folder), "run")  # a model that only sees noise
+    assert code == 11 and "no regression vs production" in err and "worse" in err
+    statuses = {m["ref"]: m["status"] for m in cli_json(capsys, "-C", str(folder), "models", "list")}
+    assert statuses["loans:3"] == "rejected" and statuses["loans:1"] == "candidate"
+
+
+def test_gate_metrics_are_checked_when_the_spec_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _project(tmp_path, extra="  gates:\n    - {metric: expected_cost, max: 1}\n")
+    code, _, err = cli(capsys, "-C", str(folder), "spec", "check")
+    assert code == 3 and "evaluation.gates.0.metric" in err and "expected_cost" in err
+    folder = _project(tmp_path, extra="  decision: {target_precision: 0.8, target_recall: 0.5}\n")
+    code, _, err = cli(capsys, "-C", str(folder), "spec", "check")
+    assert code == 3 and "exactly one of" in err
