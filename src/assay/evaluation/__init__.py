@@ -1,5 +1,5 @@
-"""Evaluation: metrics, decision thresholds, bootstrap intervals and model comparison, and
-calibration. Pure functions on numpy arrays; results are frozen
+"""Evaluation: metrics, decision thresholds, bootstrap intervals and model comparison, calibration,
+fairness across sensitive groups, and slices. Pure functions on numpy arrays; results are frozen
 dataclasses with `to_dict()` for JSON."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from assay.evaluation.calibration import (
     reliability,
 )
 from assay.evaluation.cost import CostMatrix
+from assay.evaluation.fairness import ColumnFairness, FairnessReport, GroupMetrics, assess_fairness
 from assay.evaluation.metrics import (
     LOWER_IS_BETTER,
     MapeResult,
@@ -38,6 +39,7 @@ from assay.evaluation.metrics import (
     rmse,
     roc_auc,
 )
+from assay.evaluation.slices import SliceReport, SliceResult, slice_metrics
 from assay.evaluation.threshold import (
     ThresholdChoice,
     choose_threshold_for_cost,
@@ -51,15 +53,21 @@ __all__ = [
     "BrierDecomposition",
     "CalibrationSplit",
     "Calibrator",
+    "ColumnFairness",
     "ConfidenceInterval",
     "CostMatrix",
+    "FairnessReport",
+    "GroupMetrics",
     "MapeResult",
     "Metric",
     "PairedComparison",
     "Reliability",
     "ReliabilityBin",
+    "SliceReport",
+    "SliceResult",
     "ThresholdChoice",
     "ThresholdMetrics",
+    "assess_fairness",
     "bootstrap_ci",
     "brier_decomposition",
     "brier_score",
@@ -84,4 +92,5 @@ __all__ = [
     "reliability",
     "rmse",
     "roc_auc",
+    "slice_metrics",
 ]

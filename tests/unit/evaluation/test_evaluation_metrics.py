@@ -20,15 +20,15 @@ PROBA = np.column_stack([1 - P1, P1])
 def test_public_surface_is_pinned() -> None:
     assert sorted(assay.evaluation.__all__) == sorted(
         [
-            "LOWER_IS_BETTER", "METRIC_NAMES", "BrierDecomposition", "CalibrationSplit", "Calibrator",
-            "ConfidenceInterval", "CostMatrix", "MapeResult", "Metric",
-            "PairedComparison", "Reliability", "ReliabilityBin", "ThresholdChoice",
-            "ThresholdMetrics", "bootstrap_ci", "brier_decomposition", "brier_score",
+            "LOWER_IS_BETTER", "METRIC_NAMES", "BrierDecomposition", "CalibrationSplit", "Calibrator", "ColumnFairness",
+            "ConfidenceInterval", "CostMatrix", "FairnessReport", "GroupMetrics", "MapeResult", "Metric",
+            "PairedComparison", "Reliability", "ReliabilityBin", "SliceReport", "SliceResult", "ThresholdChoice",
+            "ThresholdMetrics", "assess_fairness", "bootstrap_ci", "brier_decomposition", "brier_score",
             "carve_calibration_split", "choose_threshold_for_cost", "choose_threshold_for_precision",
             "choose_threshold_for_recall", "classification_at", "compare_models", "compute_metrics",
             "expected_calibration_error", "expected_cost", "fit_calibrator", "lift_at", "log_loss", "mae", "mape",
             "metric_value", "pinball_loss", "pinball_losses", "pr_auc", "reliability", "rmse", "roc_auc",
-           
+            "slice_metrics",
         ]
     )
     for name in assay.evaluation.__all__:
