@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -267,6 +268,32 @@ def models_status(
         print_json(model_dict(updated, aliases))
         return
     stdout().print(f"{updated.ref}: {before.status.value} -> {updated.status.value}")
+
+
+@models.command("card")
+def models_card(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME:VERSION, NAME@ALIAS, or NAME (the newest version)."),
+    out: Path = typer.Option(Path("."), "--out", help="Folder to write the card into."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Write a model's card: one self-contained HTML page (verdict and gates first, then the
+    evidence: metrics with intervals, decision, ROC/PR curves, calibration, fairness, slices,
+    importance; then lineage) and its JSON twin. Prints the page's path.
+
+    The card was stored as an immutable artifact when the model was registered; a model from
+    before cards existed gets one built from its records.
+
+    Example: assay models card credit-default@production --out reports/
+    """
+    from assay.project.model_card import write_card  # imports matplotlib
+
+    with open_project(ctx) as project:
+        html_path, json_path = write_card(project, ref, out)
+    if as_json:
+        print_json({"html": str(html_path), "json": str(json_path)})
+        return
+    stdout().print(str(html_path))
 
 
 audit = typer.Typer(help="The append-only audit log of every recorded change.", no_args_is_help=True)

@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 from assay.errors import DataError
-from assay.evaluation.bootstrap import ConfidenceInterval, PairedComparison, bootstrap_ci, compare_models
+from assay.evaluation import evidence
+from assay.evaluation.bootstrap import ConfidenceInterval, PairedComparison, bootstrap_cis, compare_models
+from assay.evaluation.calibration import expected_calibration_error
 from assay.evaluation.cost import CostMatrix
 from assay.evaluation.metrics import classification_at, compute_metrics, expected_cost
 from assay.evaluation.threshold import (
@@ -59,6 +61,7 @@ class Assessment:
     decision: ThresholdChoice | None = None
     comparisons: Mapping[str, PairedComparison] = field(default_factory=dict)  # alias -> comparison
     gates: tuple[GateResult, ...] = ()
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # curves, calibration, fairness, slices...
 
     @property
     def passed(self) -> bool:
@@ -93,6 +96,7 @@ class Assessment:
             "comparisons": {alias: c.to_dict() for alias, c in self.comparisons.items()},
             "gates": [g.to_dict() for g in self.gates],
             "passed": self.passed,
+            **self.evidence,
         }
 
 
@@ -149,8 +153,14 @@ def assess(
     predictions: Mapping[str, np.ndarray],
     seed: int,
     champions: Sequence[Champion] = (),
+    sensitive: Mapping[str, np.ndarray] | None = None,
+    slice_columns: Mapping[str, np.ndarray] | None = None,
 ) -> Assessment:
-    """Every number the spec asks for on the validation and test splits, and the gates' verdicts."""
+    """Every number the spec asks for on the validation and test splits, and the gates' verdicts.
+
+    `sensitive` and `slice_columns` hold the test rows' values of the declared sensitive and slice
+    columns, for the fairness and slice evidence.
+    """
     metrics = {
         split: compute_metrics(task, labels[split], predictions[split], metric_names)
         for split in ("validation", "test")
@@ -177,14 +187,14 @@ def assess(
     if evaluation.confidence.resamples:
         test_labels = labels["test"]
         test_scores = _scores(predictions["test"]) if binary else predictions["test"]
-        for name in metric_names:
-            bootstrapped = _BOOTSTRAPPED.get(name)
-            if bootstrapped is None or (task == "classification" and not binary) or metrics["test"].get(name) is None:
-                continue
-            intervals[name] = bootstrap_ci(
-                bootstrapped, test_labels, test_scores, seed=seed,
-                n_resamples=evaluation.confidence.resamples, level=evaluation.confidence.level,
-            )
+        wanted = [
+            name for name in metric_names
+            if name in _BOOTSTRAPPED and not (task == "classification" and not binary)
+            and metrics["test"].get(name) is not None
+        ]
+        found = bootstrap_cis([_BOOTSTRAPPED[n] for n in wanted], test_labels, test_scores, seed=seed,
+                              n_resamples=evaluation.confidence.resamples, level=evaluation.confidence.level)
+        intervals = {name: found[_BOOTSTRAPPED[name]] for name in wanted}
     comparisons: dict[str, PairedComparison] = {}
     primary = metric_names[0]
     for champion in champions:
@@ -196,13 +206,44 @@ def assess(
             _BOOTSTRAPPED[primary], labels["test"], champion_scores, challenger_scores, seed=seed,
             n_resamples=max(evaluation.confidence.resamples, 200), level=evaluation.confidence.level,
         )
-    gates = tuple(_gate(gate, metrics["test"], comparisons, {c.alias: c for c in champions}, primary)
-                  for gate in evaluation.gates)
-    return Assessment(metrics, intervals, decision, comparisons, gates)
+    evidence = _evidence(evaluation, binary, primary, labels["test"], predictions["test"],
+                         threshold=decision.threshold if decision is not None else 0.5,
+                         sensitive=sensitive or {}, slice_columns=slice_columns or {})
+    if binary:
+        for split in metrics:
+            metrics[split] = {**metrics[split], "ece": expected_calibration_error(labels[split], _scores(predictions[split]))}
+    gates = tuple(
+        _gate(gate, metrics["test"], comparisons, {c.alias: c for c in champions}, primary, evidence.get("fairness", {}))
+        for gate in evaluation.gates
+    )
+    return Assessment(metrics, intervals, decision, comparisons, gates, evidence)
+
+
+def _evidence(evaluation: EvaluationSpec, binary: bool, primary: str, labels: np.ndarray, predictions: np.ndarray, *,
+              threshold: float, sensitive: Mapping[str, np.ndarray], slice_columns: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """What the model card draws: curves, calibration, score distribution, fairness, slices."""
+    out: dict[str, Any] = {"curves": None, "calibration": None, "fairness": {}, "slices": {}}
+    scores = _scores(predictions) if binary else predictions
+    regression = predictions.ndim == 1
+    if binary:
+        out["curves"] = evidence.curves(labels, scores)
+        out["calibration"] = evidence.calibration(labels, scores)
+        if sensitive:
+            out["fairness"] = evidence.fairness(
+                labels, scores, sensitive, threshold=threshold,
+                min_group_size=evaluation.fairness.min_group_size, min_positives=evaluation.fairness.min_positives,
+            )
+    if binary or regression:
+        out["score_distribution"] = evidence.score_distribution(labels, scores, binary=binary)
+        if slice_columns:
+            metric = _BOOTSTRAPPED.get(primary) or ("roc_auc" if binary else "rmse")
+            out["slices"] = evidence.slices(metric, labels, scores, slice_columns,
+                                            min_slice_size=evaluation.fairness.min_group_size)
+    return out
 
 
 def _gate(gate: GateSpec, test: Mapping[str, float | None], comparisons: Mapping[str, PairedComparison],
-          champions: Mapping[str, Champion], primary: str) -> GateResult:
+          champions: Mapping[str, Champion], primary: str, fairness: Mapping[str, Any]) -> GateResult:
     if gate.no_regression_vs is not None:
         alias = gate.no_regression_vs
         champion = champions.get(alias)
@@ -216,13 +257,19 @@ def _gate(gate: GateSpec, test: Mapping[str, float | None], comparisons: Mapping
         return GateResult(gate.name, comparison.difference, "not significantly worse",
                           comparison.verdict != "worse", detail)
     assert gate.metric is not None
-    value = test.get(gate.metric)
+    if gate.column is not None:
+        column = fairness.get(gate.column, {})
+        value = column.get(gate.metric)
+        small = column.get("small_groups") or []
+        detail = f"groups too small to judge, left out: {', '.join(small)}" if small else ""
+    else:
+        value, detail = test.get(gate.metric), ""
     bounds = " and ".join(part for part in (
         f">= {gate.min:g}" if gate.min is not None else "", f"<= {gate.max:g}" if gate.max is not None else "") if part)
     if value is None:
         return GateResult(gate.name, None, bounds, False, f"{gate.metric} could not be computed on the test split")
     passed = (gate.min is None or value >= gate.min) and (gate.max is None or value <= gate.max)
-    return GateResult(gate.name, value, bounds, passed)
+    return GateResult(gate.name, value, bounds, passed, detail)
 
 
 __all__ = ["Assessment", "Champion", "GateResult", "assess", "choose_threshold"]

@@ -8,6 +8,7 @@ undefined (one class drawn, for ROC AUC) is dropped and counted in `n_undefined`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -120,6 +121,33 @@ def bootstrap_ci(
     )
 
 
+def bootstrap_cis(
+    metrics: Sequence[str | Metric],
+    labels: ArrayLike,
+    predictions: ArrayLike,
+    *,
+    seed: int | np.random.Generator,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+) -> dict[str, ConfidenceInterval]:
+    """`bootstrap_ci` for several metrics of the same predictions, on the same resamples (drawn
+    once, so k metrics cost one set of draws). Keyed by each metric's label."""
+    chosen = [Metric.of(m) for m in metrics]
+    if not chosen:
+        return {}
+    rng, seed_value = _generator(seed, n_resamples, level)
+    kernels = tuple(build(m, *checked_inputs(m, labels, predictions)) for m in chosen)
+    values = _resampled(kernels, n_resamples, rng)
+    out = {}
+    for index, (metric, kernel) in enumerate(zip(chosen, kernels, strict=True)):
+        low, high, undefined = _interval(values[:, index], level)
+        out[metric.label] = ConfidenceInterval(
+            metric=metric.label, estimate=finite_or_none(kernel.full()), low=low, high=high, level=level,
+            n_resamples=n_resamples, n_undefined=undefined, seed=seed_value,
+        )
+    return out
+
+
 def compare_models(
     metric: str | Metric,
     labels: ArrayLike,
@@ -163,4 +191,4 @@ def compare_models(
     )
 
 
-__all__ = ["ConfidenceInterval", "PairedComparison", "Verdict", "bootstrap_ci", "compare_models"]
+__all__ = ["ConfidenceInterval", "PairedComparison", "Verdict", "bootstrap_ci", "bootstrap_cis", "compare_models"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,9 @@ import polars as pl
 
 from assay.data.dataset import read_snapshot
 from assay.errors import AssayError, DataError, GatesFailedError
+from assay.evaluation import METRIC_NAMES
 from assay.evaluation.assessment import Assessment, Champion, assess
+from assay.evaluation.evidence import permutation_importance
 from assay.evaluation.metrics import compute_metrics
 from assay.leakage.gate import LeakageGate, gate_leakage
 from assay.leakage.split import SplitManifest, split_dataset
@@ -26,6 +28,7 @@ from assay.project.feature_set import (
 )
 from assay.project.profiling import representativeness_findings
 from assay.project.ingestion import IngestResult, ingest, validate
+from assay.project.model_card import card_document, store_card
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import Project
 from assay.registry.records import DatasetVersion, ModelStatus, ModelVersion, Run, RunStatus
@@ -150,6 +153,7 @@ def train_project(
             timings["train"] = time.perf_counter() - t0
         with reporter.stage("evaluate"):
             t0 = time.perf_counter()
+            test_rows = frame[manifest.indices["test"]]
             assessment = assess(
                 spec.evaluation,
                 task=spec.model.task,
@@ -158,10 +162,13 @@ def train_project(
                 predictions=trained.predictions,
                 seed=spec.seed,
                 champions=_champions(project, spec, frame, manifest),
+                sensitive=_test_values(test_rows, spec.data.sensitive),
+                slice_columns=_test_values(test_rows, spec.evaluation.slices),
             )
             metrics = assessment.metrics
+            evaluation = {**assessment.to_dict(), "importance": _importance(project, spec, trained, test_rows)}
             artifacts["evaluation"] = project.artifacts.put_bytes(
-                json.dumps(assessment.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+                json.dumps(evaluation, sort_keys=True, separators=(",", ":")).encode()
             ).sha256
             timings["evaluate"] = time.perf_counter() - t0
         with reporter.stage("register"):
@@ -177,19 +184,6 @@ def train_project(
                 "split_sizes": manifest.sizes(),
                 **assessment.summary(),
             }
-            finished = project.metadata.finish_run(
-                run.id,
-                status=RunStatus.SUCCEEDED,
-                finished_at=project.clock.now(),
-                metrics=run_metrics,
-                artifacts=artifacts,
-                params={
-                    **run.params,
-                    "resolved": trained.resolved,
-                    "split_details": dict(manifest.details),
-                    "leakage": leakage_summary,
-                },
-            )
             model = project.metadata.register_model(
                 name=spec.model.name,
                 run_id=run.id,
@@ -201,6 +195,24 @@ def train_project(
                 created_at=project.clock.now(),
                 created_by=project.actor,
                 description=description,
+            )
+            params = {
+                **run.params,
+                "resolved": trained.resolved,
+                "split_details": dict(manifest.details),
+                "leakage": leakage_summary,
+            }
+            recorded = replace(run, status=RunStatus.SUCCEEDED, metrics=run_metrics, artifacts=artifacts, params=params)
+            document = card_document(model, recorded, dataset, evaluation, task=spec.model.task,
+                                     primary_metric=spec.primary_metric, warnings=manifest.warnings)
+            artifacts.update(store_card(project, document))
+            finished = project.metadata.finish_run(
+                run.id,
+                status=RunStatus.SUCCEEDED,
+                finished_at=project.clock.now(),
+                metrics=run_metrics,
+                artifacts=artifacts,
+                params=params,
             )
             timings["register"] = time.perf_counter() - t0
     except BaseException as exc:
@@ -217,6 +229,31 @@ def train_project(
     if not assessment.passed:
         raise _gates_error(model, assessment)
     return TrainResult(dataset, finished, model, manifest.sizes(), manifest.warnings, timings)
+
+
+def _test_values(test_rows: pl.DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:
+    return {c: test_rows.get_column(c).to_numpy() for c in columns if c in test_rows.columns}
+
+
+def _importance(project: Project, spec: Spec, trained: TrainedModel, test_rows: pl.DataFrame) -> list[dict[str, Any]]:
+    """Permutation importance of each model input on the test rows (binary classification and
+    regression), measured by the primary metric where it can be resampled, else roc_auc or rmse."""
+    binary = spec.model.task == "classification" and trained.predictions["test"].ndim == 2 \
+        and trained.predictions["test"].shape[1] == 2
+    if spec.model.task == "classification" and not binary:
+        return []
+    loaded = load_model(trained.flavor, trained.artifact, signature=trained.signature,
+                        trusted_modules=tuple(trained.resolved.get("trusted_modules", ())), project_dir=project.root)
+    rows = to_model_frame(test_rows, trained.signature)
+    primary = spec.primary_metric
+    metric = primary if primary in METRIC_NAMES else ("roc_auc" if binary else "rmse")
+
+    def predict(frame: Any) -> np.ndarray:
+        with seeded(spec.seed, spec.model.threads):
+            out = np.asarray(loaded.predict(frame))
+        return out[:, 1] if binary else out
+
+    return permutation_importance(predict, rows, trained.labels["test"], metric=metric, seed=spec.seed)
 
 
 def _champions(project: Project, spec: Spec, frame: pl.DataFrame, manifest: SplitManifest) -> list[Champion]:

@@ -11,6 +11,9 @@ CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", 
 REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
 # What the decision adds, measured on the test rows at the threshold chosen on validation.
 DECISION_METRICS = ("threshold", "precision", "recall", "f1_at_threshold", "expected_cost", "expected_value")
+# Binary classification, always measured on the test rows: calibration and fairness (per sensitive column).
+CALIBRATION_METRICS = ("ece",)
+FAIRNESS_METRICS = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference")
 
 
 class OutcomeCosts(SpecModel):
@@ -76,7 +79,10 @@ class GateSpec(SpecModel):
     worse with the spec's confidence level.
     """
 
-    metric: str | None = Field(None, description="A test metric (evaluation.metrics or a decision metric).")
+    metric: str | None = Field(
+        None, description="A test metric (evaluation.metrics, a decision metric, ece, or a fairness metric)."
+    )
+    column: str | None = Field(None, description="Fairness metrics: the sensitive column (one of data.sensitive).")
     min: float | None = Field(None, description="The metric must be at least this.")
     max: float | None = Field(None, description="The metric must be at most this.")
     no_regression_vs: str | None = Field(
@@ -100,7 +106,15 @@ class GateSpec(SpecModel):
         if self.no_regression_vs is not None:
             return f"no regression vs {self.no_regression_vs}"
         bounds = [f">= {self.min:g}" if self.min is not None else "", f"<= {self.max:g}" if self.max is not None else ""]
-        return f"{self.metric} {' and '.join(b for b in bounds if b)}"
+        subject = f"{self.metric}[{self.column}]" if self.column else str(self.metric)
+        return f"{subject} {' and '.join(b for b in bounds if b)}"
+
+
+class FairnessSpec(SpecModel):
+    """How the declared sensitive columns (data.sensitive) are assessed on the test rows."""
+
+    min_group_size: int = Field(30, ge=1, description="Groups with fewer rows are flagged small and left out of the gaps.")
+    min_positives: int = Field(5, ge=0, description="Groups with fewer positive rows are flagged small too.")
 
 
 class EvaluationSpec(SpecModel):
@@ -117,10 +131,17 @@ class EvaluationSpec(SpecModel):
     gates: list[GateSpec] = Field(
         default_factory=list, description="Conditions for registering the model as a candidate; it is rejected otherwise."
     )
+    slices: list[str] = Field(
+        default_factory=list, description="Columns to measure the primary metric on, value by value (numbers in quartiles)."
+    )
+    fairness: FairnessSpec = Field(default_factory=FairnessSpec)
 
 
 __all__ = [
+    "CALIBRATION_METRICS",
     "CLASSIFICATION_METRICS",
+    "FAIRNESS_METRICS",
+    "FairnessSpec",
     "DECISION_METRICS",
     "REGRESSION_METRICS",
     "ConfidenceSpec",

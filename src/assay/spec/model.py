@@ -9,8 +9,10 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from assay.spec.base import SpecModel, at
 from assay.spec.evaluation import (
+    CALIBRATION_METRICS,
     CLASSIFICATION_METRICS,
     DECISION_METRICS,
+    FAIRNESS_METRICS,
     REGRESSION_METRICS,
     EvaluationSpec,
 )
@@ -408,8 +410,18 @@ class Spec(_Model):
         if decision is not None and self.model.task != "classification":
             raise ValueError(at("evaluation.decision", "a decision threshold applies to (binary) classification only"))
         decided = DECISION_METRICS if decision is not None else ()
+        binary = self.model.task == "classification"
         for index, gate in enumerate(self.evaluation.gates):
-            if gate.metric is None or gate.metric in allowed:
+            where = f"evaluation.gates.{index}"
+            if gate.metric in FAIRNESS_METRICS and binary:
+                if gate.column not in self.data.sensitive:
+                    declared = ", ".join(self.data.sensitive) or "none declared"
+                    raise ValueError(at(f"{where}.column", f"a {gate.metric} gate needs `column:`, one of data.sensitive "
+                                                           f"({declared})"))
+                continue
+            if gate.column is not None:
+                raise ValueError(at(f"{where}.column", f"`column` applies to fairness metrics ({', '.join(FAIRNESS_METRICS)}) only"))
+            if gate.metric is None or gate.metric in allowed or (binary and gate.metric in CALIBRATION_METRICS):
                 continue
             if gate.metric in decided:
                 if gate.metric == "expected_cost" and decision is not None and decision.costs is None:
@@ -417,11 +429,19 @@ class Spec(_Model):
                 if gate.metric == "expected_value" and decision is not None and decision.values is None:
                     raise ValueError(at(f"evaluation.gates.{index}.metric", "expected_value needs evaluation.decision.values"))
                 continue
-            hint = "" if decision is not None else f" (with evaluation.decision also {', '.join(DECISION_METRICS)})"
-            raise ValueError(
-                at(f"evaluation.gates.{index}.metric",
-                   f"gate metric {gate.metric!r} is not measured; choose from {', '.join(allowed)}{hint}")
+            extra = (*CALIBRATION_METRICS, *FAIRNESS_METRICS) if binary else ()
+            hint = (f"; also {', '.join(extra)}" if extra else "") + (
+                "" if decision is not None or not binary else f"; with evaluation.decision also {', '.join(DECISION_METRICS)}"
             )
+            raise ValueError(
+                at(f"{where}.metric", f"gate metric {gate.metric!r} is not measured; choose from {', '.join(allowed)}{hint}")
+            )
+        schema = self.data.data_schema
+        for index, column in enumerate(self.evaluation.slices):
+            if schema is not None and column not in schema.columns:
+                raise ValueError(at(f"evaluation.slices.{index}", f"slice column {column!r} is not in data.schema.columns"))
+            if column in self.data.pii:
+                raise ValueError(at(f"evaluation.slices.{index}", f"{column!r} is pii: it is not stored, so it cannot be sliced by"))
 
     @field_validator("features", mode="before")
     @classmethod
