@@ -1,16 +1,16 @@
 """Metric kernels: each metric prepared once (sorted, ranked, per-row losses), then evaluated on many
 resamples of the rows at O(n) each.
 
-A resample is a (batch, n) matrix of weights: how many times each row was drawn (one `np.bincount`
-of the drawn indices, so multinomial). Every metric here is then either
+A resample is a (batch, n) matrix of drawn row indices. Every metric here is then either
 
-- a ratio of weighted sums of per-row values (log loss, Brier, MAE, RMSE before its square root,
-  MAPE over the rows with a non-zero target, pinball loss): one matrix-vector product;
-- a function of the weighted confusion matrix of one decision (accuracy, precision, recall, F1,
-  expected cost): one product with a (n, 4) one-hot matrix;
-- a function of the weighted negatives and positives at each distinct score (ROC AUC, average
-  precision, lift): the rows were sorted by score once, when the kernel was built, so a resample
-  needs only cumulative sums in that order, never a sort.
+- a ratio of sums of per-row values (log loss, Brier, MAE, RMSE before its square root, MAPE over
+  the rows with a non-zero target, pinball loss): gather the values at the draws and sum;
+- a function of the confusion matrix of one decision (accuracy, precision, recall, F1, expected
+  cost): gather the precomputed cell of each drawn row, and count the 4 cells with np.bincount;
+- a function of the negatives and positives at each distinct score (ROC AUC, average precision,
+  lift): the rows were sorted by score once, when the kernel was built; np.bincount of the draws
+  (as positions in that order) gives the multinomial weight of every row, and a resample then needs
+  only products and cumulative sums in that order, never a sort.
 
 The full-data metric is the same kernel on the identity resample, so the public metric functions and
 the bootstrap share one implementation.
@@ -28,7 +28,7 @@ from assay.evaluation import _inputs
 from assay.evaluation.cost import CostMatrix
 from assay.errors import DataError
 
-# Elements per batch of resample weights (2 MiB): small n is vectorised over resamples, large n is one per batch.
+# Elements per batch of resamples (2 MiB of indices): small n is vectorised over resamples, large n is one per batch.
 _BATCH_ELEMENTS = 1 << 18
 
 HIGHER_IS_BETTER = frozenset({"roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "lift", "value"})
@@ -92,67 +92,83 @@ class Metric:
 
 
 class Kernel:
-    """A metric prepared on one dataset. `evaluate(weights)` gives the metric on each resample, NaN where
-    undefined; `weights` is (batch, n_rows), the number of times each row was drawn, in row order."""
+    """A metric prepared on one dataset. `evaluate(indices)` gives the metric on each resample, NaN where
+    undefined; `indices` is (batch, n_rows), the rows drawn for each resample."""
 
     n_rows: int
-    order: np.ndarray | None = None  # the row order the kernel works in, when not the given one
+    order: np.ndarray | None = None  # the kernel's own row order (rows sorted by score), when it has one
+    _position: np.ndarray | None = None  # row -> position in `order`
 
-    def evaluate(self, weights: np.ndarray) -> np.ndarray:
-        return self.evaluate_ordered(weights if self.order is None else weights[:, self.order])
+    def evaluate(self, indices: np.ndarray) -> np.ndarray:
+        return self.evaluate_positions(indices if self._position is None else self._position[indices])
 
-    def evaluate_ordered(self, weights: np.ndarray) -> np.ndarray:
-        """The same, with the weights already in the kernel's own row order (`order`)."""
+    def evaluate_positions(self, positions: np.ndarray) -> np.ndarray:
+        """The same, with the draws given as positions in the kernel's own row order (`order`). A uniform
+        draw of positions is a uniform draw of rows, so a bootstrap of one model can draw positions directly."""
         raise NotImplementedError
 
     def full(self) -> float:
-        return float(self.evaluate_ordered(np.ones((1, self.n_rows)))[0])
+        return float(self.evaluate_positions(np.arange(self.n_rows)[None, :])[0])
+
+
+def _binned(codes: np.ndarray, n_cells: int) -> np.ndarray:
+    """(batch, n) cell codes -> (batch, n_cells) counts: one np.bincount, each resample offset into its own block."""
+    batch = len(codes)
+    offsets = (np.arange(batch, dtype=np.int64) * n_cells)[:, None]
+    return np.bincount((codes + offsets).ravel(), minlength=batch * n_cells).reshape(batch, n_cells)
 
 
 class _RatioKernel(Kernel):
-    """sum(w * numerator) / sum(w * denominator), then an optional square root (RMSE)."""
+    """sum(numerator[drawn]) / sum(denominator[drawn]), then an optional square root (RMSE)."""
 
     def __init__(self, numerator: np.ndarray, denominator: np.ndarray | None = None, *, sqrt: bool = False) -> None:
         self.n_rows = len(numerator)
         self._numerator, self._denominator, self._sqrt = numerator, denominator, sqrt
 
-    def evaluate_ordered(self, weights: np.ndarray) -> np.ndarray:
-        top = weights @ self._numerator
-        bottom = weights @ self._denominator if self._denominator is not None else weights.sum(axis=1)
+    def evaluate_positions(self, positions: np.ndarray) -> np.ndarray:
+        top = self._numerator[positions].sum(axis=1)
+        if self._denominator is None:
+            return np.sqrt(top / positions.shape[1]) if self._sqrt else top / positions.shape[1]
+        bottom = self._denominator[positions].sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan)
         return np.sqrt(value) if self._sqrt else value
 
 
 class _ConfusionKernel(Kernel):
-    """A function of the weighted confusion matrix of one decision: one (n, 4) one-hot matrix product."""
+    """A function of the confusion matrix of one decision: the cell (2 * label + decision) of every row
+    is precomputed, so a resample is a gather and a 4-bin np.bincount."""
 
     def __init__(self, labels: np.ndarray, decided: np.ndarray, finish: Callable[[np.ndarray], np.ndarray]) -> None:
         self.n_rows = len(labels)
-        self._cells = np.eye(4)[2 * labels.astype(np.int64) + decided]  # tn, fp, fn, tp
+        self._cells = 2 * labels.astype(np.int64) + decided  # 0 tn, 1 fp, 2 fn, 3 tp
         self._finish = finish
 
-    def evaluate_ordered(self, weights: np.ndarray) -> np.ndarray:
-        return self._finish(weights @ self._cells)
+    def evaluate_positions(self, positions: np.ndarray) -> np.ndarray:
+        return self._finish(_binned(self._cells[positions], 4).astype(np.float64))
 
 
 class _RankingKernel(Kernel):
-    """A function of the weighted negatives and positives at each distinct score (ascending).
+    """A function of the negatives and positives drawn at each distinct score (ascending).
 
-    Rows are sorted by score once, here; a resample then costs two products, and, only when scores tie,
-    a segmented sum (`np.add.reduceat`) over the tie groups.
+    Rows are sorted by score once, here. A resample's positions in that order become multinomial
+    weights with one np.bincount; positives and negatives per score are then products, and, only when
+    scores tie, a segmented sum (np.add.reduceat) over the tie groups. Never a sort per resample.
     """
 
     def __init__(self, labels: np.ndarray, scores: np.ndarray, finish: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
         self.n_rows = len(labels)
         self.order = np.argsort(scores, kind="stable")
+        self._position = np.empty(self.n_rows, dtype=np.int64)
+        self._position[self.order] = np.arange(self.n_rows)
         ordered = scores[self.order]
         self._positive = labels[self.order].astype(np.float64)
         self._starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
         self._ties = len(self._starts) < self.n_rows
         self._finish = finish
 
-    def evaluate_ordered(self, weights: np.ndarray) -> np.ndarray:
+    def evaluate_positions(self, positions: np.ndarray) -> np.ndarray:
+        weights = _binned(positions, self.n_rows).astype(np.float64)
         positives = weights * self._positive
         negatives = weights - positives
         if self._ties:
@@ -162,15 +178,14 @@ class _RankingKernel(Kernel):
 
 
 class _CallableKernel(Kernel):
-    """Any function, re-run on each resample materialised as row indices (np.repeat of the weights)."""
+    """Any function, re-run on the rows of each resample."""
 
     def __init__(self, function: Callable[[np.ndarray, np.ndarray], float], labels: np.ndarray, predictions: np.ndarray) -> None:
         self.n_rows = len(labels)
         self._function, self._labels, self._predictions = function, labels, predictions
 
-    def evaluate_ordered(self, weights: np.ndarray) -> np.ndarray:
-        rows = [np.repeat(np.arange(self.n_rows), counts.astype(np.int64)) for counts in weights]
-        return np.array([float(self._function(self._labels[r], self._predictions[r])) for r in rows])
+    def evaluate_positions(self, positions: np.ndarray) -> np.ndarray:
+        return np.array([float(self._function(self._labels[rows], self._predictions[rows])) for rows in positions])
 
 
 # --- finishing functions on (negatives, positives) per distinct score, ascending ------------------
@@ -190,9 +205,10 @@ def descending_cumulative(negatives: np.ndarray, positives: np.ndarray) -> tuple
 
 
 def _roc_auc(negatives: np.ndarray, positives: np.ndarray) -> np.ndarray:
-    # Each positive beats the negatives strictly below its score and ties half of those at its score.
-    below = np.cumsum(negatives, axis=1) - negatives
-    twice_won = (positives * (2 * below + negatives)).sum(axis=1)
+    # Each positive beats the negatives strictly below its score and ties half of those at its score:
+    # twice the wins = sum of positives * (2 * negatives up to and including the score - those at it).
+    at_or_below = np.cumsum(negatives, axis=1)
+    twice_won = 2 * np.einsum("ij,ij->i", positives, at_or_below) - np.einsum("ij,ij->i", positives, negatives)
     pairs = positives.sum(axis=1) * negatives.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(pairs > 0, twice_won / (2.0 * np.where(pairs > 0, pairs, 1)), np.nan)
@@ -286,22 +302,15 @@ def checked_inputs(metric: Metric, labels: object, predictions: object) -> tuple
     return _inputs.binary_pair(labels, predictions, both_classes=needs_both)  # type: ignore[arg-type]
 
 
-def resample_weights(n_rows: int, n_resamples: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Bootstrap resamples as (batch, n_rows) float weights: how often each row was drawn (n_rows draws
-    with replacement, so multinomial). The batch size depends only on n_rows, so a seed fixes the draws."""
+def resample_indices(n_rows: int, n_resamples: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Bootstrap resamples as (batch, n_rows) draws with replacement. The batch size depends only on
+    n_rows, so a seed fixes the draws."""
     per_batch = max(1, _BATCH_ELEMENTS // n_rows)
     remaining = n_resamples
     while remaining > 0:
         batch = min(per_batch, remaining)
-        yield weights_of(rng.integers(0, n_rows, size=(batch, n_rows)))
+        yield rng.integers(0, n_rows, size=(batch, n_rows))
         remaining -= batch
-
-
-def weights_of(indices: np.ndarray) -> np.ndarray:
-    """(batch, n) row indices drawn -> (batch, n) counts per row, as floats."""
-    batch, n_rows = indices.shape
-    offsets = (np.arange(batch, dtype=np.int64) * n_rows)[:, None]
-    return np.bincount((indices + offsets).ravel(), minlength=batch * n_rows).reshape(batch, n_rows).astype(np.float64)
 
 
 def finite_or_none(value: float) -> float | None:

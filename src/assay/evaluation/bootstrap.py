@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 
 from assay.errors import DataError
 from assay.evaluation import _inputs
-from assay.evaluation._kernel import Kernel, Metric, build, checked_inputs, finite_or_none, resample_weights
+from assay.evaluation._kernel import Kernel, Metric, build, checked_inputs, finite_or_none, resample_indices
 
 Verdict = Literal["better", "no_significant_difference", "worse"]
 
@@ -83,15 +83,14 @@ def _interval(values: np.ndarray, level: float) -> tuple[float | None, float | N
 def _resampled(kernels: tuple[Kernel, ...], n_resamples: int, rng: np.random.Generator) -> np.ndarray:
     """(n_resamples, len(kernels)): every kernel on the same resamples.
 
-    Resampling rows uniformly does not depend on their order, so the weights are drawn in the first
-    kernel's own row order (no reordering for a single model); the others reorder them to match.
+    A uniform draw does not depend on the order of the rows, so the draws are taken as positions in
+    the first kernel's own row order (no mapping for a single model); the others get them as rows.
     """
     first, *others = kernels
-    back = np.argsort(first.order) if first.order is not None and others else None
     parts = []
-    for weights in resample_weights(first.n_rows, n_resamples, rng):
-        in_rows = weights if back is None else weights[:, back]
-        parts.append(np.column_stack([first.evaluate_ordered(weights), *(kernel.evaluate(in_rows) for kernel in others)]))
+    for positions in resample_indices(first.n_rows, n_resamples, rng):
+        rows = positions if first.order is None else first.order[positions]
+        parts.append(np.column_stack([first.evaluate_positions(positions), *(kernel.evaluate(rows) for kernel in others)]))
     return np.concatenate(parts)
 
 

@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 
 from assay.errors import DataError
 from assay.evaluation import Metric, bootstrap_ci, compare_models
-from assay.evaluation._kernel import build, weights_of
+from assay.evaluation._kernel import build
 
 
 def _binary(n: int, seed: int, separation: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -34,7 +34,7 @@ def test_same_seed_same_interval_and_another_seed_another() -> None:
 
 
 @pytest.mark.parametrize("name", ["roc_auc", "pr_auc", "log_loss", "brier", "lift", "f1", "precision", "accuracy"])
-def test_weighted_resample_equals_recomputing_on_the_resampled_rows(name: str) -> None:
+def test_kernel_on_a_resample_equals_recomputing_on_the_resampled_rows(name: str) -> None:
     labels, scores = _binary(300, 2)
     scores = np.round(scores, 2)  # ties, so the tie handling is exercised
     metric = Metric(name, threshold=0.5, fraction=0.1)
@@ -49,7 +49,7 @@ def test_weighted_resample_equals_recomputing_on_the_resampled_rows(name: str) -
         "lift": lambda y, s: build(metric, y, s).full(),  # lift is checked by hand in the metric tests
     }[name]
     indices = np.random.default_rng(3).integers(0, 300, size=(4, 300))
-    got = build(metric, labels.astype(np.int8), scores).evaluate(weights_of(indices))
+    got = build(metric, labels.astype(np.int8), scores).evaluate(indices)
     expected = [direct(labels[rows], scores[rows]) for rows in indices]
     assert got == pytest.approx(expected, abs=1e-12)
 
