@@ -141,3 +141,36 @@ def test_gate_metrics_are_checked_when_the_spec_loads(tmp_path: Path, capsys: py
     folder = _project(tmp_path, extra="  decision: {target_precision: 0.8, target_recall: 0.5}\n")
     code, _, err = cli(capsys, "-C", str(folder), "spec", "check")
     assert code == 3 and "exactly one of" in err
+
+
+def test_evaluate_rescores_the_test_rows_or_a_new_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _project(tmp_path, extra="  decision: {target_recall: 0.8}\n  gates:\n    - {metric: roc_auc, min: 0.75}\n")
+    summary = cli_json(capsys, "-C", str(folder), "run")
+    again = cli_json(capsys, "-C", str(folder), "evaluate", "loans:1")
+    assert again["rows"].startswith("the test split") and again["row_count"] == summary["split_sizes"]["test"]
+    assert again["metrics"]["test"]["roc_auc"] == summary["metrics"]["test"]["roc_auc"]
+    assert again["decision"]["threshold"] == summary["decision"]["threshold"]  # recorded, not chosen again
+    assert again["intervals"]["roc_auc"]["low"] == pytest.approx(summary["intervals"]["roc_auc"]["low"])
+    # a new month where the signal no longer predicts: every row is scored and the gate fails
+    _data(600, seed=9).with_columns(pl.col("signal").shuffle(seed=1)).write_csv(folder / "loans.csv")
+    newer = cli_json(capsys, "-C", str(folder), "ingest")["dataset_version"]
+    code, out, _ = cli(capsys, "-C", str(folder), "evaluate", "loans:1", "--dataset", newer, "--json")
+    report = json.loads(out)
+    assert code == 1 and report["row_count"] == 600 and report["rows"] == f"all rows of {newer}"
+    assert report["gates"][0]["passed"] is False and report["metrics"]["test"]["roc_auc"] < 0.65
+
+
+def test_the_model_card_opens_with_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _project(tmp_path, extra="  gates:\n    - {metric: roc_auc, min: 0.99}\n")
+    assert cli(capsys, "-C", str(folder), "run")[0] == 11
+    code, out, _ = cli(capsys, "-C", str(folder), "models", "card", "loans:1", "--out", str(tmp_path / "cards"))
+    assert code == 0 and out.strip() == str(tmp_path / "cards" / "model-card-loans-1.html")
+    page = (tmp_path / "cards" / "model-card-loans-1.html").read_text()
+    document = json.loads((tmp_path / "cards" / "model-card-loans-1.json").read_text())
+    assert document["model"]["status"] == "rejected" and document["verdict"]["passed"] is False
+    assert page.index("Rejected") < page.index("How good")  # the verdict comes first
+    assert "roc_auc &gt;= 0.99" in page and "<script" not in page
+    with Project.open(folder, settings=Settings()) as project:
+        run = project.metadata.get_run(project.metadata.get_model("loans", 1).run_id)
+        stored = project.artifacts.get_bytes(run.artifacts["card.html"]).decode()
+    assert stored == page  # the page written is the one stored with the run at registration

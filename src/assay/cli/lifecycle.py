@@ -303,6 +303,49 @@ def _train(ctx: typer.Context, *, dataset: str | None, description: str, as_json
         _render_train(summary, title=title)
 
 
+def evaluate_command(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME:VERSION, NAME@ALIAS, or NAME (the newest version)."),
+    dataset: str | None = typer.Option(
+        None, "--dataset", help="Dataset version to evaluate on (default: the newest ingested version)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Evaluate a registered model again on a dataset version of choice, recording nothing.
+
+    On the dataset it was trained on, the model's own test rows are scored (never its training
+    rows); on any other version, every row (a newer labelled month, say). Metrics with bootstrap
+    intervals, the recorded decision threshold, fairness, slices and the spec's current gates, as
+    `assay train` computes them.
+
+    Examples: assay evaluate credit-default@production --dataset ds-… | assay evaluate credit-default:3
+
+    Exits 1 when a gate fails.
+    """
+    from assay.project.reevaluation import evaluate_model
+
+    with open_project(ctx) as project:
+        result = evaluate_model(project, ref, dataset_id=dataset)
+    assessment = result.assessment
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        out = stdout()
+        out.print(f"[bold]{result.model.ref}[/] on {result.rows} ({result.row_count} rows)")
+        test = assessment.metrics["test"]
+        rows = []
+        for name, value in test.items():
+            ci = assessment.intervals.get(name)
+            interval = f"[{ci.low:.4f}, {ci.high:.4f}]" if ci is not None and ci.low is not None else ""
+            rows.append([name, fmt_metric(value), interval])
+        level = next(iter(assessment.intervals.values())).level if assessment.intervals else 0.95
+        out.print(table(None, ["metric", "value", f"{level:.0%} interval"], rows))
+        if assessment.gates:
+            out.print(gates_table([g.to_dict() for g in assessment.gates], title="evaluation gates"))
+    if not assessment.passed:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
     app.command("init")(init)
@@ -310,6 +353,7 @@ def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest_command)
     app.command("train")(train_command)
     app.command("run")(run_command)
+    app.command("evaluate")(evaluate_command)
 
 
 __all__ = ["register"]

@@ -155,11 +155,14 @@ def assess(
     champions: Sequence[Champion] = (),
     sensitive: Mapping[str, np.ndarray] | None = None,
     slice_columns: Mapping[str, np.ndarray] | None = None,
+    decided: ThresholdChoice | None = None,
 ) -> Assessment:
     """Every number the spec asks for on the validation and test splits, and the gates' verdicts.
 
     `sensitive` and `slice_columns` hold the test rows' values of the declared sensitive and slice
-    columns, for the fairness and slice evidence.
+    columns, for the fairness and slice evidence. `decided` is a threshold already chosen (when a
+    registered model is evaluated again on new rows, its recorded one); else, with a decision in
+    the spec, it is chosen on the validation split.
     """
     metrics = {
         split: compute_metrics(task, labels[split], predictions[split], metric_names)
@@ -167,8 +170,8 @@ def assess(
         if split in predictions
     }
     binary = task == "classification" and predictions["test"].ndim == 2 and predictions["test"].shape[1] == 2
-    decision = None
-    if evaluation.decision is not None:
+    decision = decided
+    if evaluation.decision is not None and decision is None:
         if not binary:
             raise DataError(
                 "evaluation.decision needs a binary target (two classes)",
@@ -180,6 +183,7 @@ def assess(
                 hint="set split.validation_fraction above 0 (or give data.sources a validation file)",
             )
         decision = choose_threshold(evaluation.decision, labels["validation"], _scores(predictions["validation"]))
+    if evaluation.decision is not None and decision is not None:
         for split in metrics:
             metrics[split] = {**metrics[split], **_decision_metrics(
                 evaluation.decision, decision, labels[split], _scores(predictions[split]))}

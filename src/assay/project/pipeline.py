@@ -161,7 +161,7 @@ def train_project(
                 labels=trained.labels,
                 predictions=trained.predictions,
                 seed=spec.seed,
-                champions=_champions(project, spec, frame, manifest),
+                champions=champions_for(project, spec, test_rows),
                 sensitive=_test_values(test_rows, spec.data.sensitive),
                 slice_columns=_test_values(test_rows, spec.evaluation.slices),
             )
@@ -256,8 +256,8 @@ def _importance(project: Project, spec: Spec, trained: TrainedModel, test_rows: 
     return permutation_importance(predict, rows, trained.labels["test"], metric=metric, seed=spec.seed)
 
 
-def _champions(project: Project, spec: Spec, frame: pl.DataFrame, manifest: SplitManifest) -> list[Champion]:
-    """The models the gates compare with (`no_regression_vs`), scored on this run's test rows."""
+def champions_for(project: Project, spec: Spec, test_rows: pl.DataFrame) -> list[Champion]:
+    """The models the gates compare with (`no_regression_vs`), scored on the same test rows."""
     champions = []
     for alias in dict.fromkeys(g.no_regression_vs for g in spec.evaluation.gates if g.no_regression_vs):
         version = project.metadata.get_alias(spec.model.name, alias)
@@ -267,10 +267,10 @@ def _champions(project: Project, spec: Spec, frame: pl.DataFrame, manifest: Spli
         model = project.metadata.get_model(spec.model.name, version)
         loaded = load_registered(project, model)
         try:
-            rows = to_model_frame(frame[manifest.indices["test"]], model.signature)
+            rows = to_model_frame(test_rows, model.signature)
         except AssayError as exc:
             raise DataError(
-                f"{model.ref} (@{alias}) cannot score this run's test rows: {str(exc).splitlines()[0]}",
+                f"{model.ref} (@{alias}) cannot score these test rows: {str(exc).splitlines()[0]}",
                 hint=f"the data no longer has what {model.ref} needs; remove the no_regression_vs gate for "
                 "this change, or compare by hand",
             ) from exc
