@@ -174,3 +174,58 @@ def test_the_model_card_opens_with_the_verdict(tmp_path: Path, capsys: pytest.Ca
         run = project.metadata.get_run(project.metadata.get_model("loans", 1).run_id)
         stored = project.artifacts.get_bytes(run.artifacts["card.html"]).decode()
     assert stored == page  # the page written is the one stored with the run at registration
+
+
+def _overconfident(rows: int = 4000, seed: int = 4) -> pl.DataFrame:
+    """Four noisy copies of one signal: naive Bayes counts the evidence four times over, so its
+    probabilities are far too confident (a deliberately miscalibrated model)."""
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=rows)
+    defaulted = (rng.random(rows) < 1 / (1 + np.exp(-(1.5 * signal - 1.0)))).astype(int)
+    return pl.DataFrame({**{f"x{i}": signal + rng.normal(scale=0.3, size=rows) for i in range(4)}, "defaulted": defaulted})
+
+
+CALIBRATED_SPEC = """\
+version: 1
+project: loans
+seed: 11
+data:
+  source: loans.csv
+  target: defaulted
+split:
+  strategy: stratified
+model:
+  name: loans
+  estimator: sklearn.naive_bayes.GaussianNB
+evaluation:
+  confidence: {{resamples: 200}}
+  calibration: {{method: {method}}}
+"""
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+def test_a_calibrator_from_held_out_training_rows_improves_ece_and_ships_with_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str
+) -> None:
+    folder = tmp_path / "loans"
+    folder.mkdir()
+    _overconfident().write_csv(folder / "loans.csv")
+    (folder / "assay.yaml").write_text(CALIBRATED_SPEC.format(method="none"))
+    raw = cli_json(capsys, "-C", str(folder), "run")
+    (folder / "assay.yaml").write_text(CALIBRATED_SPEC.format(method=method))
+    summary = cli_json(capsys, "-C", str(folder), "run")
+    with Project.open(folder, settings=Settings()) as project:
+        run = project.metadata.get_run(summary["run_id"])
+        calibration = json.loads(project.artifacts.get_bytes(run.artifacts["calibrator"]))
+        manifest = json.loads(project.artifacts.get_bytes(run.artifacts["split"]))
+        evidence = json.loads(project.artifacts.get_bytes(run.artifacts["evaluation"]))["calibration"]
+    held = set(calibration["row_indices"])
+    assert held <= set(manifest["splits"]["train"])  # carved from training rows only
+    assert not held & (set(manifest["splits"]["test"]) | set(manifest["splits"]["validation"]))
+    assert calibration["ece_after"] < calibration["ece_before"] / 2
+    assert summary["metrics"]["test"]["ece"] < raw["metrics"]["test"]["ece"] / 2  # and on the untouched test rows
+    assert evidence["calibrator"]["method"] == method and evidence["calibrator"]["ece_before"] == calibration["ece_before"]
+    # the registered model answers calibrated probabilities, and reproduces exactly
+    assert cli(capsys, "-C", str(folder), "reproduce", "loans:2")[0] == 0
+    again = cli_json(capsys, "-C", str(folder), "evaluate", "loans:2")
+    assert again["metrics"]["test"]["ece"] == pytest.approx(summary["metrics"]["test"]["ece"])

@@ -8,6 +8,7 @@ undefined (one class drawn, for ROC AUC) is dropped and counted in `n_undefined`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -34,6 +35,7 @@ class ConfidenceInterval:
     n_resamples: int
     n_undefined: int  # resamples on which the metric was undefined, left out of the interval
     seed: int | None  # None when a Generator was passed
+    subsample: int | None = None  # rows the resamples were drawn from, when fewer than all (see _subsample)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -55,6 +57,7 @@ class PairedComparison:
     n_resamples: int
     n_undefined: int
     seed: int | None
+    subsample: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -80,6 +83,27 @@ def _interval(values: np.ndarray, level: float) -> tuple[float | None, float | N
     return float(low), float(high), len(values) - finite.size
 
 
+MAX_RESAMPLED_ROWS = 100_000
+
+
+def _subsample(n_rows: int, max_rows: int | None, rng: np.random.Generator) -> np.ndarray | None:
+    """Above `max_rows` rows, a seeded random subset of that many rows (sorted) to resample from.
+
+    The m-out-of-n bootstrap: resamples of m rows spread as the metric does at m rows, so their
+    deviations from the subset's own value are scaled by sqrt(m/n) and centred on the value on all
+    n rows (valid for the smooth, root-n metrics used here: AUCs, means of per-row losses). Each
+    resample then costs O(m) instead of O(n): 1,000 resamples of 1M rows took 42 s for ROC AUC alone,
+    of 100,000 rows about a tenth of that (decision 0013).
+    """
+    if max_rows is None or n_rows <= max_rows:
+        return None
+    return np.sort(rng.choice(n_rows, size=max_rows, replace=False))
+
+
+def _rescaled(values: np.ndarray, subset_value: float, full_value: float, scale: float) -> np.ndarray:
+    return full_value + (values - subset_value) * scale
+
+
 def _resampled(kernels: tuple[Kernel, ...], n_resamples: int, rng: np.random.Generator) -> np.ndarray:
     """(n_resamples, len(kernels)): every kernel on the same resamples.
 
@@ -102,22 +126,12 @@ def bootstrap_ci(
     seed: int | np.random.Generator,
     n_resamples: int = 1000,
     level: float = 0.95,
+    max_rows: int | None = MAX_RESAMPLED_ROWS,
 ) -> ConfidenceInterval:
     """The metric on all rows, with a `level` percentile bootstrap interval (same seed, same interval)."""
     chosen = Metric.of(metric)
-    rng, seed_value = _generator(seed, n_resamples, level)
-    kernel = build(chosen, *checked_inputs(chosen, labels, predictions))
-    low, high, undefined = _interval(_resampled((kernel,), n_resamples, rng)[:, 0], level)
-    return ConfidenceInterval(
-        metric=chosen.label,
-        estimate=finite_or_none(kernel.full()),
-        low=low,
-        high=high,
-        level=level,
-        n_resamples=n_resamples,
-        n_undefined=undefined,
-        seed=seed_value,
-    )
+    return bootstrap_cis([chosen], labels, predictions, seed=seed, n_resamples=n_resamples, level=level,
+                         max_rows=max_rows)[chosen.label]
 
 
 def bootstrap_cis(
@@ -128,21 +142,34 @@ def bootstrap_cis(
     seed: int | np.random.Generator,
     n_resamples: int = 1000,
     level: float = 0.95,
+    max_rows: int | None = MAX_RESAMPLED_ROWS,
 ) -> dict[str, ConfidenceInterval]:
     """`bootstrap_ci` for several metrics of the same predictions, on the same resamples (drawn
-    once, so k metrics cost one set of draws). Keyed by each metric's label."""
+    once, so k metrics cost one set of draws). Keyed by each metric's label. Above `max_rows` rows
+    the resamples come from a seeded subset of that size, rescaled (`_subsample`); None: all rows."""
     chosen = [Metric.of(m) for m in metrics]
     if not chosen:
         return {}
     rng, seed_value = _generator(seed, n_resamples, level)
-    kernels = tuple(build(m, *checked_inputs(m, labels, predictions)) for m in chosen)
-    values = _resampled(kernels, n_resamples, rng)
+    inputs = [checked_inputs(m, labels, predictions) for m in chosen]
+    kernels = tuple(build(m, y, f) for m, (y, f) in zip(chosen, inputs, strict=True))
+    subset = _subsample(kernels[0].n_rows, max_rows, rng)
+    if subset is None:
+        values = _resampled(kernels, n_resamples, rng)
+    else:
+        small = tuple(build(m, y[subset], f[subset]) for m, (y, f) in zip(chosen, inputs, strict=True))
+        scale = math.sqrt(len(subset) / kernels[0].n_rows)
+        drawn = _resampled(small, n_resamples, rng)
+        values = np.column_stack([
+            _rescaled(drawn[:, i], small[i].full(), kernels[i].full(), scale) for i in range(len(chosen))
+        ])
     out = {}
     for index, (metric, kernel) in enumerate(zip(chosen, kernels, strict=True)):
         low, high, undefined = _interval(values[:, index], level)
         out[metric.label] = ConfidenceInterval(
             metric=metric.label, estimate=finite_or_none(kernel.full()), low=low, high=high, level=level,
             n_resamples=n_resamples, n_undefined=undefined, seed=seed_value,
+            subsample=None if subset is None else len(subset),
         )
     return out
 
@@ -156,6 +183,7 @@ def compare_models(
     seed: int | np.random.Generator,
     n_resamples: int = 1000,
     level: float = 0.95,
+    max_rows: int | None = MAX_RESAMPLED_ROWS,
 ) -> PairedComparison:
     """Paired bootstrap of challenger - champion, both scored on the same rows.
 
@@ -167,8 +195,17 @@ def compare_models(
     y, champion_scores = checked_inputs(chosen, labels, champion)
     _, challenger_scores = checked_inputs(chosen, labels, challenger)
     kernels = (build(chosen, y, champion_scores), build(chosen, y, challenger_scores))
-    values = _resampled(kernels, n_resamples, rng)
-    low, high, undefined = _interval(values[:, 1] - values[:, 0], level)
+    full_difference = kernels[1].full() - kernels[0].full()
+    subset = _subsample(len(y), max_rows, rng)
+    if subset is None:
+        values = _resampled(kernels, n_resamples, rng)
+        differences = values[:, 1] - values[:, 0]
+    else:  # the same rows for both models, so the comparison stays paired
+        small = (build(chosen, y[subset], champion_scores[subset]), build(chosen, y[subset], challenger_scores[subset]))
+        values = _resampled(small, n_resamples, rng)
+        differences = _rescaled(values[:, 1] - values[:, 0], small[1].full() - small[0].full(), full_difference,
+                                math.sqrt(len(subset) / len(y)))
+    low, high, undefined = _interval(differences, level)
     before, after = (finite_or_none(kernel.full()) for kernel in kernels)
     higher = chosen.prefers_higher()
     verdict: Verdict = "no_significant_difference"
@@ -187,7 +224,8 @@ def compare_models(
         n_resamples=n_resamples,
         n_undefined=undefined,
         seed=seed_value,
+        subsample=None if subset is None else len(subset),
     )
 
 
-__all__ = ["ConfidenceInterval", "PairedComparison", "Verdict", "bootstrap_ci", "bootstrap_cis", "compare_models"]
+__all__ = ["MAX_RESAMPLED_ROWS", "ConfidenceInterval", "PairedComparison", "Verdict", "bootstrap_ci", "bootstrap_cis", "compare_models"]

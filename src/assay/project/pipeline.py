@@ -19,6 +19,7 @@ from assay.evaluation.evidence import permutation_importance
 from assay.evaluation.metrics import compute_metrics
 from assay.leakage.gate import LeakageGate, gate_leakage
 from assay.leakage.split import SplitManifest, split_dataset
+from assay.project.calibrated import CALIBRATOR_ROLE, Calibration, fit_model, load_registered, with_calibrator
 from assay.project.feature_set import (
     EVENTS_ARTIFACT_PREFIX,
     EventSnapshot,
@@ -34,9 +35,14 @@ from assay.project.workspace import Project
 from assay.registry.records import DatasetVersion, ModelStatus, ModelVersion, Run, RunStatus
 from assay.spec.model import Spec
 from assay.training.environment import capture_environment, factory_source
-from assay.training.flavors import LoadedModel
 from assay.training.signature import to_model_frame
-from assay.training.trainer import TrainedModel, load_model, model_features, predictions_to_bytes, seeded, train
+from assay.training.trainer import (
+    TrainedModel,
+    load_model,
+    model_features,
+    predictions_to_bytes,
+    seeded,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +155,9 @@ def train_project(
             raise gate.blocking_error()
         with reporter.stage("train"):
             t0 = time.perf_counter()
-            trained = train(frame, manifest, spec, project_dir=project.root, derived=derived)
+            trained, calibration = fit_model(frame, manifest, spec, project_dir=project.root, derived=derived)
+            if calibration is not None:
+                artifacts[CALIBRATOR_ROLE] = project.artifacts.put_bytes(calibration.to_json_bytes()).sha256
             timings["train"] = time.perf_counter() - t0
         with reporter.stage("evaluate"):
             t0 = time.perf_counter()
@@ -166,7 +174,9 @@ def train_project(
                 slice_columns=_test_values(test_rows, spec.evaluation.slices),
             )
             metrics = assessment.metrics
-            evaluation = {**assessment.to_dict(), "importance": _importance(project, spec, trained, test_rows)}
+            evaluation = {**assessment.to_dict(), "importance": _importance(project, spec, trained, test_rows, calibration)}
+            if calibration is not None and evaluation.get("calibration"):
+                evaluation["calibration"] = {**evaluation["calibration"], "calibrator": calibration.summary()}
             artifacts["evaluation"] = project.artifacts.put_bytes(
                 json.dumps(evaluation, sort_keys=True, separators=(",", ":")).encode()
             ).sha256
@@ -235,15 +245,20 @@ def _test_values(test_rows: pl.DataFrame, columns: Sequence[str]) -> dict[str, n
     return {c: test_rows.get_column(c).to_numpy() for c in columns if c in test_rows.columns}
 
 
-def _importance(project: Project, spec: Spec, trained: TrainedModel, test_rows: pl.DataFrame) -> list[dict[str, Any]]:
+def _importance(
+    project: Project, spec: Spec, trained: TrainedModel, test_rows: pl.DataFrame, calibration: Calibration | None
+) -> list[dict[str, Any]]:
     """Permutation importance of each model input on the test rows (binary classification and
     regression), measured by the primary metric where it can be resampled, else roc_auc or rmse."""
     binary = spec.model.task == "classification" and trained.predictions["test"].ndim == 2 \
         and trained.predictions["test"].shape[1] == 2
     if spec.model.task == "classification" and not binary:
         return []
-    loaded = load_model(trained.flavor, trained.artifact, signature=trained.signature,
-                        trusted_modules=tuple(trained.resolved.get("trusted_modules", ())), project_dir=project.root)
+    loaded = with_calibrator(
+        load_model(trained.flavor, trained.artifact, signature=trained.signature,
+                   trusted_modules=tuple(trained.resolved.get("trusted_modules", ())), project_dir=project.root),
+        calibration.calibrator if calibration is not None else None,
+    )
     rows = to_model_frame(test_rows, trained.signature)
     primary = spec.primary_metric
     metric = primary if primary in METRIC_NAMES else ("roc_auc" if binary else "rmse")
@@ -277,18 +292,6 @@ def champions_for(project: Project, spec: Spec, test_rows: pl.DataFrame) -> list
         with seeded(spec.seed, spec.model.threads):
             champions.append(Champion(alias, model.ref, np.asarray(loaded.predict(rows))))
     return champions
-
-
-def load_registered(project: Project, model: ModelVersion, *, run: Run | None = None) -> LoadedModel:
-    """A registered model's artifact, loaded with the trust list its run recorded."""
-    run = run or project.metadata.get_run(model.run_id)
-    return load_model(
-        model.flavor,
-        project.artifacts.get_bytes(model.artifact_sha256),
-        signature=model.signature,
-        trusted_modules=tuple(run.params.get("resolved", {}).get("trusted_modules", ())),
-        project_dir=project.root,
-    )
 
 
 def _gates_error(model: ModelVersion, assessment: Assessment) -> GatesFailedError:

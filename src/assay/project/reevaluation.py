@@ -20,7 +20,8 @@ from assay.evaluation.assessment import Assessment, assess
 from assay.evaluation.threshold import ThresholdChoice
 from assay.leakage.split import SplitManifest
 from assay.project.feature_set import add_features, recorded_definitions, snapshot_events, spine_time_of
-from assay.project.pipeline import champions_for, load_dataset_frame, load_registered
+from assay.project.calibrated import load_registered
+from assay.project.pipeline import champions_for, load_dataset_frame
 from assay.project.workspace import ModelRef, Project
 from assay.registry.records import DatasetVersion, ModelVersion
 from assay.spec.model import Spec

@@ -22,7 +22,8 @@ from assay.project.feature_set import (
     recorded_definitions,
     spine_time_of,
 )
-from assay.project.pipeline import factory_packages, load_dataset_frame, load_registered, make_split
+from assay.project.calibrated import fit_model, load_registered
+from assay.project.pipeline import factory_packages, load_dataset_frame, make_split
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import ModelRef, Project
 from assay.spec.loader import parse_spec
@@ -30,7 +31,7 @@ from assay.registry.records import DatasetVersion
 from assay.spec.model import Spec
 from assay.training.environment import capture_environment, diff_code, diff_environments, factory_source
 from assay.training.signature import to_model_frame
-from assay.training.trainer import predictions_from_bytes, seeded, train
+from assay.training.trainer import predictions_from_bytes, seeded
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,7 @@ def reproduce(project: Project, ref: str | ModelRef, *, reporter: Reporter | Non
             )
     with reporter.stage("retrain"):
         try:
-            trained = train(
+            trained, _ = fit_model(
                 frame, recorded_manifest, spec, project_dir=project.root, derived=tuple(d.name for d in definitions)
             )
         except AssayError as exc:

@@ -3,6 +3,8 @@ intervals and the gates a model must pass to be registered as a candidate."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from assay.spec.base import SpecModel, at
@@ -117,6 +119,16 @@ class FairnessSpec(SpecModel):
     min_positives: int = Field(5, ge=0, description="Groups with fewer positive rows are flagged small too.")
 
 
+class CalibrationSpec(SpecModel):
+    """An optional calibrator for a binary classifier's probabilities, fitted on a share of the
+    training rows held out from fitting the model (never validation or test rows)."""
+
+    method: Literal["none", "isotonic", "sigmoid"] = Field(
+        "none", description="none, isotonic (monotone steps) or sigmoid (Platt scaling)."
+    )
+    fraction: float = Field(0.2, ge=0.05, le=0.5, description="Share of the training rows held out to fit it.")
+
+
 class EvaluationSpec(SpecModel):
     """How a trained model is judged: metrics, the decision, confidence intervals, gates."""
 
@@ -135,10 +147,12 @@ class EvaluationSpec(SpecModel):
         default_factory=list, description="Columns to measure the primary metric on, value by value (numbers in quartiles)."
     )
     fairness: FairnessSpec = Field(default_factory=FairnessSpec)
+    calibration: CalibrationSpec = Field(default_factory=CalibrationSpec)
 
 
 __all__ = [
     "CALIBRATION_METRICS",
+    "CalibrationSpec",
     "CLASSIFICATION_METRICS",
     "FAIRNESS_METRICS",
     "FairnessSpec",

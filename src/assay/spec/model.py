@@ -407,6 +407,8 @@ class Spec(_Model):
 
     def _check_decision_and_gates(self, allowed: tuple[str, ...]) -> None:
         decision = self.evaluation.decision
+        if self.evaluation.calibration.method != "none" and self.model.task != "classification":
+            raise ValueError(at("evaluation.calibration.method", "a calibrator applies to (binary) classification only"))
         if decision is not None and self.model.task != "classification":
             raise ValueError(at("evaluation.decision", "a decision threshold applies to (binary) classification only"))
         decided = DECISION_METRICS if decision is not None else ()
