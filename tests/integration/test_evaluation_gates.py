@@ -229,3 +229,61 @@ def test_a_calibrator_from_held_out_training_rows_improves_ece_and_ships_with_th
     assert cli(capsys, "-C", str(folder), "reproduce", "loans:2")[0] == 0
     again = cli_json(capsys, "-C", str(folder), "evaluate", "loans:2")
     assert again["metrics"]["test"]["ece"] == pytest.approx(summary["metrics"]["test"]["ece"])
+
+
+FAIR_SPEC = """\
+version: 1
+project: loans
+seed: 11
+data:
+  source: loans.csv
+  target: defaulted
+  sensitive: [group]
+split:
+  strategy: stratified
+model:
+  name: loans
+  estimator: sklearn.linear_model.LogisticRegression
+  params: {{max_iter: 500}}
+{inputs}evaluation:
+  confidence: {{resamples: 100}}
+  gates:
+    - {{metric: demographic_parity_ratio, column: group, min: {ratio}}}
+"""
+
+
+def _grouped(rows: int = 3000, seed: int = 8) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    group = rng.choice(["a", "b"], rows)
+    signal = rng.normal(size=rows) + np.where(group == "a", 0.8, -0.8)  # the groups differ in the signal itself
+    defaulted = (rng.random(rows) < 1 / (1 + np.exp(-(2.0 * signal)))).astype(int)
+    return pl.DataFrame({"signal": signal, "group": group, "defaulted": defaulted})
+
+
+def test_sensitive_columns_are_judged_never_used_unless_a_reason_is_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "loans"
+    folder.mkdir()
+    _grouped().write_csv(folder / "loans.csv")
+    (folder / "assay.yaml").write_text(FAIR_SPEC.format(inputs="", ratio=0.95))
+    code, _, err = cli(capsys, "-C", str(folder), "run")  # selection rates differ a lot between a and b
+    assert code == 11 and "demographic_parity_ratio[group] >= 0.95" in err
+    with Project.open(folder, settings=Settings()) as project:
+        first = project.metadata.get_model("loans", 1)
+        fairness = json.loads(project.artifacts.get_bytes(project.metadata.get_run(first.run_id).artifacts["evaluation"]))["fairness"]
+    assert "group" not in [i["name"] for i in first.signature["inputs"]]  # judged on, never an input
+    assert {g["group"] for g in fairness["group"]["groups"]} == {"a", "b"}
+    assert fairness["group"]["demographic_parity_ratio"] < 0.95
+    reason = "the product serves two regions with different pricing, approved by the risk committee"
+    (folder / "assay.yaml").write_text(FAIR_SPEC.format(
+        inputs=f"  features:\n    sensitive_inputs: {{group: \"{reason}\"}}\n", ratio=0.0))
+    summary = cli_json(capsys, "-C", str(folder), "run")
+    with Project.open(folder, settings=Settings()) as project:
+        second = project.resolve_model(summary["model"])
+        entries = [e for e in project.metadata.list_audit(subject=second.ref) if e.action == "model.sensitive_inputs"]
+        card = json.loads(project.artifacts.get_bytes(project.metadata.get_run(second.run_id).artifacts["card.json"]))
+    assert "group" in [i["name"] for i in second.signature["inputs"]]
+    assert entries and entries[0].details["columns"] == {"group": reason}
+    assert card["lineage"]["sensitive_inputs"] == {"group": reason}
+    (folder / "assay.yaml").write_text(FAIR_SPEC.format(inputs="  features:\n    sensitive_inputs: {signal: \"because we want to\"}\n", ratio=0.0))
+    code, _, err = cli(capsys, "-C", str(folder), "spec", "check")
+    assert code == 3 and "sensitive_inputs" in err and "not in data.sensitive" in err

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.text import Text
 
 from assay.cli.context import JSON_OPTION, open_project
 from assay.cli.errors import EXIT_FAILED
@@ -77,7 +78,7 @@ def _render(report: LeakageReport) -> None:
     out = stdout()
     if report.findings:
         rows = [
-            [f"[{_STYLE[f.severity]}]{f.severity}[/]", f.kind, ", ".join(f.columns[:6]) + (" …" if len(f.columns) > 6 else ""), f.message, _examples(f), f.fix]
+            [Text(f.severity, style=_STYLE[f.severity]), f.kind, ", ".join(f.columns[:6]) + (" …" if len(f.columns) > 6 else ""), f.message, _examples(f), f.fix]
             for f in report.findings
         ]
         out.print(table(None, ["severity", "kind", "columns", "finding", "examples", "fix"], rows))

@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def _default(value: Any) -> Any:
@@ -50,8 +51,14 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     for column in columns:
         result.add_column(column, overflow="fold")
     for row in rows:
-        result.add_row(*("" if cell is None else str(cell) for cell in row))
+        result.add_row(*_cells(row))
     return result
+
+
+def _cells(row: Sequence[Any]) -> list[Text | str]:
+    """Cells are data, not markup: a column named `sex` in `metric[sex]` must stay visible. A
+    `Text` passes through as it is (a caller that styles a cell builds one)."""
+    return [cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in row]
 
 
 def fmt_metric(value: Any) -> str:

@@ -18,7 +18,7 @@ from assay.evaluation import evidence
 from assay.evaluation.bootstrap import ConfidenceInterval, PairedComparison, bootstrap_cis, compare_models
 from assay.evaluation.calibration import expected_calibration_error
 from assay.evaluation.cost import CostMatrix
-from assay.evaluation.metrics import classification_at, compute_metrics, expected_cost
+from assay.evaluation.metrics import classification_at, compute_metrics, expected_cost, lift_at, pinball_loss
 from assay.evaluation.threshold import (
     ThresholdChoice,
     choose_threshold_for_cost,
@@ -213,14 +213,24 @@ def assess(
     evidence = _evidence(evaluation, binary, primary, labels["test"], predictions["test"],
                          threshold=decision.threshold if decision is not None else 0.5,
                          sensitive=sensitive or {}, slice_columns=slice_columns or {})
-    if binary:
-        for split in metrics:
-            metrics[split] = {**metrics[split], "ece": expected_calibration_error(labels[split], _scores(predictions[split]))}
+    for split in metrics:
+        metrics[split] = {**metrics[split], **_extra_metrics(labels[split], predictions[split], binary=binary)}
     gates = tuple(
         _gate(gate, metrics["test"], comparisons, {c.alias: c for c in champions}, primary, evidence.get("fairness", {}))
         for gate in evaluation.gates
     )
     return Assessment(metrics, intervals, decision, comparisons, gates, evidence)
+
+
+def _extra_metrics(labels: np.ndarray, predictions: np.ndarray, *, binary: bool) -> dict[str, float | None]:
+    """Binary: calibration error and lift in the top 10%; regression: quantile (pinball) losses."""
+    if binary:
+        scores = _scores(predictions)
+        lift = lift_at(labels, scores, fraction=0.1) if labels.any() else float("nan")
+        return {"ece": expected_calibration_error(labels, scores), "lift_top_10pct": lift if np.isfinite(lift) else None}
+    if predictions.ndim == 1:
+        return {f"pinball_q{round(q * 100):02d}": pinball_loss(labels, predictions, quantile=q) for q in (0.1, 0.5, 0.9)}
+    return {}
 
 
 def _evidence(evaluation: EvaluationSpec, binary: bool, primary: str, labels: np.ndarray, predictions: np.ndarray, *,

@@ -479,6 +479,10 @@ def _lineage_section(lineage: Mapping[str, Any]) -> str:
     if packages:
         facts.append(("packages", ", ".join(f"{escape(k)} {escape(v)}" for k, v in sorted(packages.items()))))
     body = html_table(["", ""], [[f"<b>{escape(k)}</b>", v] for k, v in facts])
+    allowed = _map(lineage.get("sensitive_inputs"))
+    if allowed:
+        rows = [[escape(column), escape(reason)] for column, reason in sorted(allowed.items())]
+        body += "<h3>Sensitive columns used as inputs</h3>" + html_table(["column", "reason given"], rows)
     features = [_map(f) for f in _seq(lineage.get("features"))]
     if features:
         rows = [[escape(f.get("name")), f"<code>{escape(f.get('version'))}</code>"] for f in features]

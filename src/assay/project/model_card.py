@@ -85,6 +85,7 @@ def card_document(
                 "packages": {name: packages[name] for name in KEY_PACKAGES if name in packages},
             },
             "features": [{"name": name, "version": f.get("version")} for name, f in sorted(features.items())],
+            "sensitive_inputs": dict(run.params.get("model", {}).get("features", {}).get("sensitive_inputs", {})),
         },
         "warnings": list(warnings),
         "generated_at": model.created_at.isoformat(),

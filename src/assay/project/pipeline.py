@@ -206,6 +206,14 @@ def train_project(
                 created_by=project.actor,
                 description=description,
             )
+            allowed = dict(spec.model.features.sensitive_inputs)
+            if allowed:
+                project.metadata.append_audit(
+                    actor=project.actor, action="model.sensitive_inputs", subject=model.ref,
+                    details={"columns": allowed}, at=project.clock.now(),
+                )
+                reporter.note(f"warning: sensitive column(s) {', '.join(sorted(allowed))} are model inputs, "
+                              "as model.features.sensitive_inputs says (reasons kept in the audit log)")
             params = {
                 **run.params,
                 "resolved": trained.resolved,

@@ -14,7 +14,8 @@ REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
 # What the decision adds, measured on the test rows at the threshold chosen on validation.
 DECISION_METRICS = ("threshold", "precision", "recall", "f1_at_threshold", "expected_cost", "expected_value")
 # Binary classification, always measured on the test rows: calibration and fairness (per sensitive column).
-CALIBRATION_METRICS = ("ece",)
+CALIBRATION_METRICS = ("ece", "lift_top_10pct")  # lift: positive rate in the top 10% of scores / base rate
+REGRESSION_EXTRA_METRICS = ("pinball_q10", "pinball_q50", "pinball_q90")  # quantile losses of the predictions
 FAIRNESS_METRICS = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference")
 
 
@@ -155,6 +156,7 @@ __all__ = [
     "CalibrationSpec",
     "CLASSIFICATION_METRICS",
     "FAIRNESS_METRICS",
+    "REGRESSION_EXTRA_METRICS",
     "FairnessSpec",
     "DECISION_METRICS",
     "REGRESSION_METRICS",

@@ -13,6 +13,7 @@ from assay.spec.evaluation import (
     CLASSIFICATION_METRICS,
     DECISION_METRICS,
     FAIRNESS_METRICS,
+    REGRESSION_EXTRA_METRICS,
     REGRESSION_METRICS,
     EvaluationSpec,
 )
@@ -223,6 +224,11 @@ class SplitSpec(_Model):
 class FeatureSelection(_Model):
     include: list[str] | None = Field(None, description="Only these columns (default: every eligible one).")
     exclude: list[str] = Field(default_factory=list, description="Columns never used as features.")
+    sensitive_inputs: dict[str, Annotated[str, StringConstraints(min_length=10)]] = Field(
+        default_factory=dict,
+        description="Sensitive columns (data.sensitive) the model may use as inputs after all, each with the "
+        "reason (kept with the run, on the model card and in the audit log).",
+    )
 
 
 class ModelSpec(_Model):
@@ -406,6 +412,10 @@ class Spec(_Model):
         return self
 
     def _check_decision_and_gates(self, allowed: tuple[str, ...]) -> None:
+        for column in self.model.features.sensitive_inputs:
+            if column not in self.data.sensitive:
+                raise ValueError(at(f"model.features.sensitive_inputs.{column}",
+                                    f"{column!r} is not in data.sensitive: only a declared sensitive column needs a reason"))
         decision = self.evaluation.decision
         if self.evaluation.calibration.method != "none" and self.model.task != "classification":
             raise ValueError(at("evaluation.calibration.method", "a calibrator applies to (binary) classification only"))
@@ -425,13 +435,15 @@ class Spec(_Model):
                 raise ValueError(at(f"{where}.column", f"`column` applies to fairness metrics ({', '.join(FAIRNESS_METRICS)}) only"))
             if gate.metric is None or gate.metric in allowed or (binary and gate.metric in CALIBRATION_METRICS):
                 continue
+            if not binary and gate.metric in REGRESSION_EXTRA_METRICS:
+                continue
             if gate.metric in decided:
                 if gate.metric == "expected_cost" and decision is not None and decision.costs is None:
                     raise ValueError(at(f"evaluation.gates.{index}.metric", "expected_cost needs evaluation.decision.costs"))
                 if gate.metric == "expected_value" and decision is not None and decision.values is None:
                     raise ValueError(at(f"evaluation.gates.{index}.metric", "expected_value needs evaluation.decision.values"))
                 continue
-            extra = (*CALIBRATION_METRICS, *FAIRNESS_METRICS) if binary else ()
+            extra = (*CALIBRATION_METRICS, *FAIRNESS_METRICS) if binary else REGRESSION_EXTRA_METRICS
             hint = (f"; also {', '.join(extra)}" if extra else "") + (
                 "" if decision is not None or not binary else f"; with evaluation.decision also {', '.join(DECISION_METRICS)}"
             )
@@ -497,12 +509,13 @@ class Spec(_Model):
         Never the target, id, PII, sensitive or excluded columns; by default not the time or entity
         columns either (an explicit `include` may name those two)."""
         data = self.data
-        never = {data.target, data.id, data.entity, data.time, *data.pii, *data.sensitive}
+        sensitive = set(data.sensitive) - set(self.model.features.sensitive_inputs)  # allowed with a reason
+        never = {data.target, data.id, data.entity, data.time, *data.pii, *sensitive}
         never.update(self.model.features.exclude)
         include = self.model.features.include
         if include is not None:
             # An explicit list may name the time or entity column, never the target, id, PII,
-            # sensitive or excluded ones.
-            forbidden = {data.target, data.id, *data.pii, *data.sensitive, *self.model.features.exclude}
+            # sensitive (without a reason) or excluded ones.
+            forbidden = {data.target, data.id, *data.pii, *sensitive, *self.model.features.exclude}
             return [c for c in available if c in include and c not in forbidden]
         return [c for c in available if c not in never]
