@@ -15,6 +15,7 @@ import numpy as np
 
 from assay.errors import DataError
 from assay.evaluation import evidence
+from assay.evaluation._kernel import Metric
 from assay.evaluation.bootstrap import ConfidenceInterval, PairedComparison, bootstrap_cis, compare_models
 from assay.evaluation.calibration import expected_calibration_error
 from assay.evaluation.cost import CostMatrix
@@ -191,14 +192,12 @@ def assess(
     if evaluation.confidence.resamples:
         test_labels = labels["test"]
         test_scores = _scores(predictions["test"]) if binary else predictions["test"]
-        wanted = [
-            name for name in metric_names
-            if name in _BOOTSTRAPPED and not (task == "classification" and not binary)
-            and metrics["test"].get(name) is not None
-        ]
-        found = bootstrap_cis([_BOOTSTRAPPED[n] for n in wanted], test_labels, test_scores, seed=seed,
+        resampled = _resampled_metrics(evaluation.decision, decision, binary=binary, regression=not binary and task != "classification")
+        wanted = {name: metric for name, metric in resampled.items()
+                  if (name in metric_names or name in metrics["test"]) and metrics["test"].get(name) is not None}
+        found = bootstrap_cis(list(wanted.values()), test_labels, test_scores, seed=seed,
                               n_resamples=evaluation.confidence.resamples, level=evaluation.confidence.level)
-        intervals = {name: found[_BOOTSTRAPPED[name]] for name in wanted}
+        intervals = {name: found[metric.label] for name, metric in wanted.items()}
     comparisons: dict[str, PairedComparison] = {}
     primary = metric_names[0]
     for champion in champions:
@@ -220,6 +219,27 @@ def assess(
         for gate in evaluation.gates
     )
     return Assessment(metrics, intervals, decision, comparisons, gates, evidence)
+
+
+def _resampled_metrics(spec: DecisionSpec | None, decision: ThresholdChoice | None, *, binary: bool,
+                       regression: bool) -> dict[str, Metric]:
+    """The recorded metrics that get a bootstrap interval, as the bootstrap's metric objects: every
+    headline metric of a binary classifier or a regression (r2 and multiclass metrics have none)."""
+    if regression:
+        return {name: Metric(name) for name in ("rmse", "mae", "mape")}
+    if not binary:
+        return {}
+    out = {name: Metric(name) for name in ("roc_auc", "pr_auc", "log_loss", "brier")}
+    out |= {"accuracy": Metric("accuracy", threshold=0.5), "f1": Metric("f1", threshold=0.5)}
+    if spec is not None and decision is not None:
+        at = decision.threshold
+        out |= {"precision": Metric("precision", threshold=at), "recall": Metric("recall", threshold=at),
+                "f1_at_threshold": Metric("f1", threshold=at)}
+        costs = _costs(spec)
+        if costs is not None:
+            out["expected_cost" if spec.costs is not None else "expected_value"] = Metric(
+                "expected_cost" if spec.costs is not None else "value", threshold=at, costs=costs)
+    return out
 
 
 def _extra_metrics(labels: np.ndarray, predictions: np.ndarray, *, binary: bool) -> dict[str, float | None]:
