@@ -287,3 +287,17 @@ def test_sensitive_columns_are_judged_never_used_unless_a_reason_is_given(tmp_pa
     (folder / "assay.yaml").write_text(FAIR_SPEC.format(inputs="  features:\n    sensitive_inputs: {signal: \"because we want to\"}\n", ratio=0.0))
     code, _, err = cli(capsys, "-C", str(folder), "spec", "check")
     assert code == 3 and "sensitive_inputs" in err and "not in data.sensitive" in err
+
+
+def test_every_candidate_is_compared_with_production_even_without_a_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _project(tmp_path)
+    first = cli_json(capsys, "-C", str(folder), "run")
+    assert first["comparisons"] == {}  # nothing holds production yet
+    assert cli(capsys, "-C", str(folder), "models", "alias", "loans:1", "production")[0] == 0
+    _project(tmp_path, features="[noise]")
+    second = cli_json(capsys, "-C", str(folder), "run")  # no gates: registered, but the evidence is there
+    with Project.open(folder, settings=Settings()) as project:
+        metrics = project.metadata.get_run(second["run_id"]).metrics
+    comparison = metrics["comparisons"]["production"]
+    assert second["comparisons"]["production"]["verdict"] == "worse"
+    assert comparison["verdict"] == "worse" and comparison["metric"] == "roc_auc" and second["model_status"] == "candidate"

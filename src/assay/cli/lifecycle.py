@@ -49,6 +49,7 @@ def _train_summary(result: TrainResult, project_dir: Path) -> dict[str, Any]:
         "metrics": {"validation": metrics.get("validation", {}), "test": metrics.get("test", {})},
         "intervals": metrics.get("intervals", {}),
         "decision": metrics.get("decision"),
+        "comparisons": metrics.get("comparisons", {}),
         "gates": metrics.get("gates", []),
         "warnings": list(result.warnings),
         "leakage": dict(result.run.params.get("leakage", {})),
@@ -104,6 +105,13 @@ def _render_train(summary: dict[str, Any], *, title: str) -> None:
             f"({decision['rule'].replace('_', ' ')}, chosen on validation)"
             + (f"; {decision['note']}" if decision.get("note") else "")
         )
+    for alias, c in summary.get("comparisons", {}).items():
+        if c.get("difference") is not None and c.get("low") is not None:
+            out.print(
+                f"against @{alias}: {c['metric']} {c['challenger']:.4f} vs {c['champion']:.4f}, difference "
+                f"{c['difference']:+.4f} ({c['level']:.0%} interval [{c['low']:+.4f}, {c['high']:+.4f}]): "
+                f"{c['verdict'].replace('_', ' ')}"
+            )
     if summary.get("gates"):
         out.print(gates_table(summary["gates"], title="evaluation gates"))
     evidence = summary["evidence"]

@@ -279,10 +279,15 @@ def _importance(
     return permutation_importance(predict, rows, trained.labels["test"], metric=metric, seed=spec.seed)
 
 
+PRODUCTION_ALIAS = "production"
+
+
 def champions_for(project: Project, spec: Spec, test_rows: pl.DataFrame) -> list[Champion]:
-    """The models the gates compare with (`no_regression_vs`), scored on the same test rows."""
+    """The models a candidate is compared with, scored on the same test rows: the one holding
+    `production` (always, when there is one) and those the gates name (`no_regression_vs`)."""
     champions = []
-    for alias in dict.fromkeys(g.no_regression_vs for g in spec.evaluation.gates if g.no_regression_vs):
+    named = [g.no_regression_vs for g in spec.evaluation.gates if g.no_regression_vs]
+    for alias in dict.fromkeys([PRODUCTION_ALIAS, *named]):
         version = project.metadata.get_alias(spec.model.name, alias)
         if version is None:
             champions.append(Champion(alias, None))
