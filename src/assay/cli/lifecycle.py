@@ -284,7 +284,14 @@ def train_command(
     description: str = typer.Option("", "--description", help="Note stored with the model version."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Split, train, evaluate and register a candidate model, recording the run for reproduction."""
+    """Split, train, evaluate and register a model, recording the run for reproduction.
+
+    Evaluation follows `evaluation:` in assay.yaml: metrics with bootstrap intervals, the decision
+    threshold (chosen on validation), calibration, fairness, slices, the comparison with
+    production, and the gates. The model is registered as a candidate when every gate passes;
+    otherwise it is recorded as rejected, the gate table is printed and the exit code is 11.
+    Its model card is stored with the run (`assay models card`).
+    """
     _train(ctx, dataset=dataset, description=description, as_json=as_json, title="trained")
 
 
@@ -293,7 +300,11 @@ def run_command(
     description: str = typer.Option("", "--description", help="Note stored with the model version."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """The whole pipeline: ingest → validate → split → train → evaluate → register."""
+    """The whole pipeline: ingest → validate → split → train → evaluate → register.
+
+    Exit codes: 4 when the data fails its checks, 10 when leakage blocks training, 11 when the
+    model fails an evaluation gate (it is then recorded as rejected).
+    """
     _train(ctx, dataset=None, description=description, as_json=as_json, title="run complete")
 
 
