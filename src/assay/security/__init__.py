@@ -1,0 +1,71 @@
+"""Roles and API keys, secret providers, PII tokenisation and log redaction."""
+
+from __future__ import annotations
+
+from assay.security.keys import (
+    PERMISSIONS,
+    Action,
+    ApiKey,
+    AuthError,
+    ForbiddenError,
+    InvalidKeyError,
+    MalformedCredentialsError,
+    MissingCredentialsError,
+    Role,
+    UnauthenticatedError,
+    authorize,
+    can,
+    generate_key,
+    key_hash,
+    key_id,
+    parse_bearer,
+    verify,
+)
+from assay.security.redaction import REDACTED, redact_text, redactor
+from assay.security.secrets import (
+    EnvFileProvider,
+    Secret,
+    SecretEmptyError,
+    SecretError,
+    SecretFileModeError,
+    SecretNotFoundError,
+    SecretProvider,
+    SecretRef,
+    resolve_secret,
+)
+from assay.security.tokens import TokenValueError, Tokeniser, TokeniserKeyError
+
+__all__ = [
+    "PERMISSIONS",
+    "REDACTED",
+    "Action",
+    "ApiKey",
+    "AuthError",
+    "EnvFileProvider",
+    "ForbiddenError",
+    "InvalidKeyError",
+    "MalformedCredentialsError",
+    "MissingCredentialsError",
+    "Role",
+    "Secret",
+    "SecretEmptyError",
+    "SecretError",
+    "SecretFileModeError",
+    "SecretNotFoundError",
+    "SecretProvider",
+    "SecretRef",
+    "TokenValueError",
+    "Tokeniser",
+    "TokeniserKeyError",
+    "UnauthenticatedError",
+    "authorize",
+    "can",
+    "generate_key",
+    "key_hash",
+    "key_id",
+    "parse_bearer",
+    "redact_text",
+    "redactor",
+    "resolve_secret",
+    "verify",
+]
