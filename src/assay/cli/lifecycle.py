@@ -212,30 +212,23 @@ def validate_command(
 
     Exits 4 when a check fails (or drift fails with data.drift.on_fail: fail).
     """
-    from assay.project.validation import schema_for_validation, validate_sources
+    from assay.project.validation import SourceValidation, schema_for_validation, validate_sources
 
+    extra: dict[str, Any] = {}
     with open_project(ctx) as project:
         spec = project.load_spec()[0]
         if path is None and schema_for_validation(project, spec) is None:
-            from assay.project.pipeline import validate  # imports the training stack
+            from assay.project.ingestion import validate
 
             prepared = validate(project, spec=spec)  # nothing to hold it to yet: infer, as ingest does
-            document = {"passed": prepared.report.passed, "dataset_version": prepared.version_id, "sources": [
-                {"source": prepared.source.uri, "split": None, "passed": prepared.report.passed,
-                 **{k: v for k, v in prepared.report.summary().items() if k != "passed"},
-                 "results": [r.to_dict() for r in prepared.report.results], "schema": "inferred"}]}
-            if as_json:
-                print_json(document)
-            else:
-                _render_report(prepared.report, prepared.source.uri, show_all=show_all)
-            if not prepared.report.passed:
-                raise typer.Exit(4)
-            return
-        with scan_progress(enabled=not as_json) as progress:
-            results = validate_sources(project, path=path, spec=spec, drift=not no_drift, progress=progress)
+            results = [SourceValidation(prepared.source.uri, "", prepared.report, (), None, 1, drift_fails=False)]
+            extra = {"dataset_version": prepared.version_id, "schema": "inferred"}
+        else:
+            with scan_progress(enabled=not as_json) as progress:
+                results = validate_sources(project, path=path, spec=spec, drift=not no_drift, progress=progress)
     passed = all(r.passed for r in results)
     if as_json:
-        print_json({"passed": passed, "sources": [r.to_dict() for r in results]})
+        print_json({"passed": passed, **extra, "sources": [r.to_dict() for r in results]})
     else:
         for result in results:
             label = f"{result.source} ({result.split})" if result.split else result.source

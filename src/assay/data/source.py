@@ -6,9 +6,10 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import fsspec
 import polars as pl
@@ -91,21 +92,14 @@ def _locate_csv_problem(uri: str) -> str:
     return ""
 
 
-def _check_utf8(raw: bytes, uri: str) -> None:
-    """CSV must be UTF-8: name the line of the first byte that is not, instead of a codec error."""
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataSourceError(
-            f"{uri} is not UTF-8 text: line {line} has the byte 0x{raw[exc.start]:02x}, which UTF-8 does not allow there",
-            hint="save the file as UTF-8 (for example `iconv -f latin1 -t utf-8 in.csv > out.csv`), then run again",
-        ) from exc
+def _csv_opened(uri: str, data: bytes | None) -> Any:
+    """The file opened for reading, or the bytes already read from it."""
+    return nullcontext(io.BytesIO(data)) if data is not None else _open(uri)
 
 
-def _csv_header(uri: str) -> list[str]:
+def _csv_header(uri: str, data: bytes | None = None) -> list[str]:
     """The header's column names; duplicated names are refused (a later one would shadow the first)."""
-    with _open(uri) as handle:
+    with _csv_opened(uri, data) as handle:
         first = handle.readline(1 << 20)
     names = next(csv.reader([first.decode("utf-8-sig", errors="replace").rstrip("\r\n")]), [])
     duplicated = sorted({name for name in names if names.count(name) > 1})
@@ -158,17 +152,18 @@ def _malformed_csv(uri: str, malformed: list[pacsv.InvalidRow]) -> DataSourceErr
     )
 
 
-def _csv_text_batches(uri: str, block_bytes: int) -> Iterator[pl.DataFrame]:
-    """Every column as text, block by block. A row whose field count differs from the header's
-    (too many or too few) is an error naming its line: a short row must not quietly become nulls."""
-    names = _csv_header(uri)
+def _csv_text_batches(uri: str, block_bytes: int, data: bytes | None = None) -> Iterator[pl.DataFrame]:
+    """Every column as text, block by block (from `data` when the bytes are already in memory). A
+    row whose field count differs from the header's (too many or too few) is an error naming its
+    line: a short row must not quietly become nulls."""
+    names = _csv_header(uri, data)
     malformed: list[pacsv.InvalidRow] = []
 
     def on_malformed(row: pacsv.InvalidRow) -> str:
         malformed.append(row)
         return "skip"
 
-    with _open(uri) as handle:
+    with _csv_opened(uri, data) as handle:
         try:
             reader = pacsv.open_csv(
                 handle,
@@ -280,8 +275,8 @@ def _require_file(ref: SourceRef) -> None:
         hash_source(ref)  # raises the not-found or is-a-folder error
 
 
-def _read_csv_text(uri: str) -> pl.DataFrame:
-    batches = list(_csv_text_batches(uri, CSV_BLOCK_BYTES))
+def _read_csv_text(uri: str, data: bytes) -> pl.DataFrame:
+    batches = list(_csv_text_batches(uri, CSV_BLOCK_BYTES, data))
     return pl.concat(batches, how="vertical") if batches else pl.DataFrame()
 
 
@@ -299,9 +294,12 @@ def read_source(ref: SourceRef, *, as_text: bool = False) -> pl.DataFrame:
                 raise DataSourceError(
                     f"data source {ref.uri} is empty", hint="export the data again; the file has no header and no rows"
                 )
-            _check_utf8(raw, ref.uri)
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(ref.uri, exc) from exc
             if as_text:
-                frame = _read_csv_text(ref.uri)
+                frame = _read_csv_text(ref.uri, raw)
             else:
                 frame = pl.read_csv(
                     io.BytesIO(raw), infer_schema_length=10_000, try_parse_dates=True, raise_if_empty=True
@@ -309,14 +307,7 @@ def read_source(ref: SourceRef, *, as_text: bool = False) -> pl.DataFrame:
     except DataSourceError:
         raise
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError, pa.ArrowInvalid) as exc:
-        where = _locate_csv_problem(ref.uri) if ref.format == "csv" else ""
-        detail = where or str(exc).splitlines()[0]
-        hint = (
-            "fix or re-export that row (quote fields that contain commas), then run the command again"
-            if ref.format == "csv"
-            else "the file is truncated or not Parquet: export it again, or set data.format if it is CSV"
-        )
-        raise DataSourceError(f"cannot read {ref.uri} as {ref.format}: {detail}", hint=hint) from exc
+        raise _read_error(ref, exc) from exc
     except OSError as exc:
         raise DataSourceError(f"cannot read {ref.uri}: {exc}", hint="check the file and its permissions") from exc
     if frame.height == 0:

@@ -28,10 +28,6 @@ from assay.evaluation.threshold import (
 )
 from assay.spec.evaluation import DecisionSpec, EvaluationSpec, GateSpec
 
-# Spec metric names -> the bootstrap's metric names (the rest are the same).
-_BOOTSTRAPPED = {"roc_auc": "roc_auc", "pr_auc": "pr_auc", "log_loss": "log_loss", "brier": "brier",
-                 "rmse": "rmse", "mae": "mae", "mape": "mape"}
-
 
 @dataclass(frozen=True, slots=True)
 class Champion:
@@ -188,11 +184,12 @@ def assess(
         for split in metrics:
             metrics[split] = {**metrics[split], **_decision_metrics(
                 evaluation.decision, decision, labels[split], _scores(predictions[split]))}
+    resampled = _resampled_metrics(evaluation.decision, decision, binary=binary,
+                                   regression=not binary and task != "classification")
     intervals: dict[str, ConfidenceInterval] = {}
     if evaluation.confidence.resamples:
         test_labels = labels["test"]
         test_scores = _scores(predictions["test"]) if binary else predictions["test"]
-        resampled = _resampled_metrics(evaluation.decision, decision, binary=binary, regression=not binary and task != "classification")
         wanted = {name: metric for name, metric in resampled.items()
                   if (name in metric_names or name in metrics["test"]) and metrics["test"].get(name) is not None}
         found = bootstrap_cis(list(wanted.values()), test_labels, test_scores, seed=seed,
@@ -201,15 +198,16 @@ def assess(
     comparisons: dict[str, PairedComparison] = {}
     primary = metric_names[0]
     for champion in champions:
-        if champion.test_predictions is None or _BOOTSTRAPPED.get(primary) is None:
+        if champion.test_predictions is None or primary not in resampled:
             continue
         champion_scores = _scores(champion.test_predictions) if binary else champion.test_predictions
         challenger_scores = _scores(predictions["test"]) if binary else predictions["test"]
         comparisons[champion.alias] = compare_models(
-            _BOOTSTRAPPED[primary], labels["test"], champion_scores, challenger_scores, seed=seed,
+            resampled[primary], labels["test"], champion_scores, challenger_scores, seed=seed,
             n_resamples=max(evaluation.confidence.resamples, 200), level=evaluation.confidence.level,
         )
-    evidence = _evidence(evaluation, binary, primary, labels["test"], predictions["test"],
+    slice_metric = resampled.get(primary) or Metric("roc_auc" if binary else "rmse")
+    evidence = _evidence(evaluation, binary, slice_metric, labels["test"], predictions["test"],
                          threshold=decision.threshold if decision is not None else 0.5,
                          sensitive=sensitive or {}, slice_columns=slice_columns or {})
     for split in metrics:
@@ -253,7 +251,7 @@ def _extra_metrics(labels: np.ndarray, predictions: np.ndarray, *, binary: bool)
     return {}
 
 
-def _evidence(evaluation: EvaluationSpec, binary: bool, primary: str, labels: np.ndarray, predictions: np.ndarray, *,
+def _evidence(evaluation: EvaluationSpec, binary: bool, slice_metric: Metric, labels: np.ndarray, predictions: np.ndarray, *,
               threshold: float, sensitive: Mapping[str, np.ndarray], slice_columns: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """What the model card draws: curves, calibration, score distribution, fairness, slices."""
     out: dict[str, Any] = {"curves": None, "calibration": None, "fairness": {}, "slices": {}}
@@ -270,8 +268,7 @@ def _evidence(evaluation: EvaluationSpec, binary: bool, primary: str, labels: np
     if binary or regression:
         out["score_distribution"] = evidence.score_distribution(labels, scores, binary=binary)
         if slice_columns:
-            metric = _BOOTSTRAPPED.get(primary) or ("roc_auc" if binary else "rmse")
-            out["slices"] = evidence.slices(metric, labels, scores, slice_columns,
+            out["slices"] = evidence.slices(slice_metric, labels, scores, slice_columns,
                                             min_slice_size=evaluation.fairness.min_group_size)
     return out
 

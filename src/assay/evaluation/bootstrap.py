@@ -104,6 +104,24 @@ def _rescaled(values: np.ndarray, subset_value: float, full_value: float, scale:
     return full_value + (values - subset_value) * scale
 
 
+def _bootstrapped(
+    inputs: Sequence[tuple[Metric, np.ndarray, np.ndarray]], n_resamples: int, rng: np.random.Generator,
+    max_rows: int | None,
+) -> tuple[list[float], np.ndarray, np.ndarray | None]:
+    """Each (metric, labels, predictions) on all rows, and on the same `n_resamples` resamples
+    ((n_resamples, k), rescaled around the all-rows values when drawn from a subset), and the subset."""
+    kernels = tuple(build(m, y, f) for m, y, f in inputs)
+    full = [kernel.full() for kernel in kernels]
+    subset = _subsample(kernels[0].n_rows, max_rows, rng)
+    if subset is None:
+        return full, _resampled(kernels, n_resamples, rng), None
+    small = tuple(build(m, y[subset], f[subset]) for m, y, f in inputs)
+    drawn = _resampled(small, n_resamples, rng)
+    scale = math.sqrt(len(subset) / kernels[0].n_rows)
+    values = np.column_stack([_rescaled(drawn[:, i], k.full(), full[i], scale) for i, k in enumerate(small)])
+    return full, values, subset
+
+
 def _resampled(kernels: tuple[Kernel, ...], n_resamples: int, rng: np.random.Generator) -> np.ndarray:
     """(n_resamples, len(kernels)): every kernel on the same resamples.
 
@@ -151,23 +169,13 @@ def bootstrap_cis(
     if not chosen:
         return {}
     rng, seed_value = _generator(seed, n_resamples, level)
-    inputs = [checked_inputs(m, labels, predictions) for m in chosen]
-    kernels = tuple(build(m, y, f) for m, (y, f) in zip(chosen, inputs, strict=True))
-    subset = _subsample(kernels[0].n_rows, max_rows, rng)
-    if subset is None:
-        values = _resampled(kernels, n_resamples, rng)
-    else:
-        small = tuple(build(m, y[subset], f[subset]) for m, (y, f) in zip(chosen, inputs, strict=True))
-        scale = math.sqrt(len(subset) / kernels[0].n_rows)
-        drawn = _resampled(small, n_resamples, rng)
-        values = np.column_stack([
-            _rescaled(drawn[:, i], small[i].full(), kernels[i].full(), scale) for i in range(len(chosen))
-        ])
+    inputs = [(m, *checked_inputs(m, labels, predictions)) for m in chosen]
+    full, values, subset = _bootstrapped(inputs, n_resamples, rng, max_rows)
     out = {}
-    for index, (metric, kernel) in enumerate(zip(chosen, kernels, strict=True)):
+    for index, metric in enumerate(chosen):
         low, high, undefined = _interval(values[:, index], level)
         out[metric.label] = ConfidenceInterval(
-            metric=metric.label, estimate=finite_or_none(kernel.full()), low=low, high=high, level=level,
+            metric=metric.label, estimate=finite_or_none(full[index]), low=low, high=high, level=level,
             n_resamples=n_resamples, n_undefined=undefined, seed=seed_value,
             subsample=None if subset is None else len(subset),
         )
@@ -194,19 +202,12 @@ def compare_models(
     rng, seed_value = _generator(seed, n_resamples, level)
     y, champion_scores = checked_inputs(chosen, labels, champion)
     _, challenger_scores = checked_inputs(chosen, labels, challenger)
-    kernels = (build(chosen, y, champion_scores), build(chosen, y, challenger_scores))
-    full_difference = kernels[1].full() - kernels[0].full()
-    subset = _subsample(len(y), max_rows, rng)
-    if subset is None:
-        values = _resampled(kernels, n_resamples, rng)
-        differences = values[:, 1] - values[:, 0]
-    else:  # the same rows for both models, so the comparison stays paired
-        small = (build(chosen, y[subset], champion_scores[subset]), build(chosen, y[subset], challenger_scores[subset]))
-        values = _resampled(small, n_resamples, rng)
-        differences = _rescaled(values[:, 1] - values[:, 0], small[1].full() - small[0].full(), full_difference,
-                                math.sqrt(len(subset) / len(y)))
-    low, high, undefined = _interval(differences, level)
-    before, after = (finite_or_none(kernel.full()) for kernel in kernels)
+    # the same draws (and the same subset) for both models, so the comparison stays paired
+    full, values, subset = _bootstrapped(
+        [(chosen, y, champion_scores), (chosen, y, challenger_scores)], n_resamples, rng, max_rows
+    )
+    low, high, undefined = _interval(values[:, 1] - values[:, 0], level)
+    before, after = finite_or_none(full[0]), finite_or_none(full[1])
     higher = chosen.prefers_higher()
     verdict: Verdict = "no_significant_difference"
     if low is not None and high is not None and (low > 0 or high < 0):

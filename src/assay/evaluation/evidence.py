@@ -105,7 +105,7 @@ def _groups(name: str, values: np.ndarray) -> np.ndarray:
     return array
 
 
-def slices(metric: str, labels: np.ndarray, predictions: np.ndarray, columns: Mapping[str, np.ndarray], *,
+def slices(metric: str | Metric, labels: np.ndarray, predictions: np.ndarray, columns: Mapping[str, np.ndarray], *,
            min_slice_size: int) -> dict[str, Any]:
     """The metric on every slice of every slice column, and the worst slices."""
     report = slice_metrics(metric, labels, predictions, columns, min_slice_size=min_slice_size)

@@ -80,30 +80,26 @@ def ingest(project: Project, *, spec: Spec | None = None, reporter: Reporter | N
     """Validate the source and record it as a dataset version (idempotent: same data, same version)."""
     reporter = reporter or NullReporter()
     spec = spec or project.load_spec()[0]
-    known = _known_version(project, spec)
-    if known is not None:  # same bytes, schema and policy: the recorded verdict stands
-        return IngestResult(known, False, _recorded_report(known))
+    schema = spec.data.data_schema
     with reporter.stage("validate"):
-        staged = _stage(project, spec)
+        if schema is None:  # infer a schema: that needs the whole source at once
+            staged = _stage_inferred(project, spec)
+        else:
+            # Hash the files once (no parsing): the same bytes, schema and policy were judged before.
+            refs = source_refs(spec.data, base_dir=project.root)
+            content_hash, _ = content_hash_of(refs)
+            version_id = dataset_version_id(spec.dataset_name, content_hash, schema, policy=spec.data.policy)
+            try:
+                known = project.metadata.get_dataset(version_id)
+            except NotFoundError:
+                known = None
+            if known is not None:  # the recorded verdict stands
+                return IngestResult(known, False, _recorded_report(known))
+            staged = _stage_streamed(project, spec, schema, refs, content_hash, version_id)
     try:
         return _record(project, spec, staged, reporter)
     finally:
         staged.snapshot.unlink(missing_ok=True)
-
-
-def _known_version(project: Project, spec: Spec) -> DatasetVersion | None:
-    """The recorded version of exactly this data, found by hashing the files (no parsing), when
-    the schema is declared; None otherwise (an inferred schema needs the data read first)."""
-    schema = spec.data.data_schema
-    if schema is None:
-        return None
-    content_hash, _ = content_hash_of(source_refs(spec.data, base_dir=project.root))
-    try:
-        return project.metadata.get_dataset(
-            dataset_version_id(spec.dataset_name, content_hash, schema, policy=spec.data.policy)
-        )
-    except NotFoundError:
-        return None
 
 
 def _recorded_report(version: DatasetVersion) -> ValidationReport:
@@ -117,25 +113,27 @@ def _recorded_report(version: DatasetVersion) -> ValidationReport:
     return ValidationReport(tuple(results), int(checks.get("row_count", version.row_count)))
 
 
-def _stage(project: Project, spec: Spec) -> _Staged:
+def _stage_inferred(project: Project, spec: Spec) -> _Staged:
+    prepared = validate(project, spec=spec)
+    stored = prepared.frame.drop([c for c in prepared.frame.columns if c in spec.data.pii])
+    return _Staged(
+        name=prepared.name,
+        version_id=prepared.version_id,
+        refs=dict(prepared.sources) or {"": prepared.source},
+        content_hash=prepared.content_hash,
+        schema=prepared.schema,
+        schema_inferred=True,
+        report=prepared.report,
+        columns=tuple(c for c in prepared.raw.columns if c != SPLIT_COLUMN),
+        snapshot=write_snapshot(stored, project.scratch_dir),
+    )
+
+
+def _stage_streamed(
+    project: Project, spec: Spec, schema: DataSchema, refs: Mapping[str, SourceRef], content_hash: str, version_id: str
+) -> _Staged:
+    """One checked pass over the source(s) that writes the typed rows (PII left out) to the snapshot."""
     pii = set(spec.data.pii)
-    if spec.data.data_schema is None:  # infer a schema: that needs the whole source at once
-        prepared = validate(project, spec=spec)
-        stored = prepared.frame.drop([c for c in prepared.frame.columns if c in pii])
-        return _Staged(
-            name=prepared.name,
-            version_id=prepared.version_id,
-            refs=dict(prepared.sources) or {"": prepared.source},
-            content_hash=prepared.content_hash,
-            schema=prepared.schema,
-            schema_inferred=True,
-            report=prepared.report,
-            columns=tuple(c for c in prepared.raw.columns if c != SPLIT_COLUMN),
-            snapshot=write_snapshot(stored, project.scratch_dir),
-        )
-    schema = spec.data.data_schema
-    refs = source_refs(spec.data, base_dir=project.root)
-    content_hash, _ = content_hash_of(refs)
     target = spec.data.target
     with SnapshotWriter(project.scratch_dir) as writer:
 
@@ -152,7 +150,7 @@ def _stage(project: Project, spec: Spec) -> _Staged:
         snapshot = writer.close()
     return _Staged(
         name=spec.dataset_name,
-        version_id=dataset_version_id(spec.dataset_name, content_hash, schema, policy=spec.data.policy),
+        version_id=version_id,
         refs=refs,
         content_hash=content_hash,
         schema=schema,

@@ -16,7 +16,6 @@ from assay.errors import AssayError, DataError, GatesFailedError
 from assay.evaluation import METRIC_NAMES
 from assay.evaluation.assessment import Assessment, Champion, assess
 from assay.evaluation.evidence import permutation_importance
-from assay.evaluation.metrics import compute_metrics
 from assay.leakage.gate import LeakageGate, gate_leakage
 from assay.leakage.split import SplitManifest, split_dataset
 from assay.project.calibrated import CALIBRATOR_ROLE, Calibration, fit_model, load_registered, with_calibrator
@@ -65,12 +64,12 @@ def make_split(frame: pl.DataFrame, dataset: DatasetVersion, spec: Spec) -> Spli
 
 
 def evaluate(trained: TrainedModel, spec: Spec) -> dict[str, dict[str, float | None]]:
-    """Metrics on the validation and test splits (training-split metrics are not evidence)."""
-    return {
-        split: compute_metrics(spec.model.task, trained.labels[split], trained.predictions[split], spec.metrics)
-        for split in ("validation", "test")
-        if split in trained.predictions
-    }
+    """Metrics on the validation and test splits (training-split metrics are not evidence), as a
+    run records them: the spec's metrics, the decision's and the calibration ones (no intervals)."""
+    quick = spec.evaluation.model_copy(update={"confidence": spec.evaluation.confidence.model_copy(update={"resamples": 0})})
+    assessed = assess(quick, task=spec.model.task, metric_names=spec.metrics, labels=trained.labels,
+                      predictions=trained.predictions, seed=spec.seed)
+    return {split: dict(values) for split, values in assessed.metrics.items()}
 
 
 def train_project(
