@@ -131,7 +131,8 @@ def demo(
     """Create a credit-default project from examples/credit and run it end to end.
 
     Generates 60k loan applications (deterministic), then ingest → validate → split → train →
-    evaluate → register, and prints where the evidence is.
+    evaluate → register, promotes the model to production when it passed its gates (so
+    `assay serve` works at once), and prints where the evidence is.
     """
     from assay.project.demo import run_demo
 
@@ -139,11 +140,14 @@ def demo(
     result = run_demo(directory, settings=Settings(), reporter=reporter, rows=rows)
     summary = _train_summary(result.result, result.project_dir)
     summary["data_path"] = str(result.data_path)
+    summary["production"] = result.production
     if as_json:
         print_json(summary)
     else:
         _render_train(summary, title=f"demo project ready in {result.project_dir}")
         stdout().print(f"try: cd {directory} && assay models list")
+        if result.production:
+            stdout().print(f"serve it: cd {directory} && assay keys create --role predict --name me && assay serve")
 
 
 def init(

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 from assay.errors import AssayError
+from assay.project.deployment import DEPLOYABLE, deploy
 from assay.project.pipeline import TrainResult, train_project
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.settings import Settings
@@ -45,6 +46,7 @@ class DemoResult:
     project_dir: Path
     data_path: Path
     result: TrainResult
+    production: str | None = None  # the model the demo promoted, ready for `assay serve`
 
 
 def create_demo_project(directory: Path | str, *, rows: int = DEMO_ROWS, seed: int = DEMO_SEED) -> Path:
@@ -73,14 +75,21 @@ def run_demo(
     rows: int = DEMO_ROWS,
     seed: int = DEMO_SEED,
 ) -> DemoResult:
-    """Create the demo project in `directory` and run ingest → validate → split → train → evaluate → register."""
+    """Create the demo project in `directory`, run ingest → validate → split → train → evaluate →
+    register, and promote the model to production when it passed its gates (ready for `assay serve`)."""
     reporter = reporter or NullReporter()
     directory = Path(directory)
     with reporter.stage("generate data"):
         data_path = create_demo_project(directory, rows=rows, seed=seed)
     with Project.open(directory, settings=settings) as project:
         result = train_project(project, reporter=reporter, description="assay demo")
-    return DemoResult(directory.resolve(), data_path, result)
+        production = None
+        if result.model.status in DEPLOYABLE and project.metadata.get_deployment(result.model.name).production is None:
+            with reporter.stage("promote to production"):
+                deploy(project, result.model.ref, mode="promote",
+                       reason="assay demo: the first model that passed its gates")
+            production = result.model.ref
+    return DemoResult(directory.resolve(), data_path, result, production)
 
 
 __all__ = ["DEMO_ROWS", "DEMO_SEED", "DemoResult", "create_demo_project", "example_dir", "run_demo"]

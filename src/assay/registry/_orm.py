@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     Dialect,
     ForeignKey,
     ForeignKeyConstraint,
@@ -253,3 +254,31 @@ class AuditRow(Base):
             subject=self.subject,
             details=self.details,
         )
+
+
+class ApiKeyRow(Base):
+    """An API key's record: its hash only, never the key."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(255))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DeploymentRow(Base):
+    """What serves besides the `production` alias: a canary with its share, and a shadow."""
+
+    __tablename__ = "deployments"
+
+    model_name: Mapped[str] = mapped_column(String(255), ForeignKey("registered_models.name"), primary_key=True)
+    canary_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    canary_percent: Mapped[float] = mapped_column(Float)
+    shadow_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(255))

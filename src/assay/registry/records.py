@@ -101,6 +101,22 @@ class AliasChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Deployment:
+    """What serves a model now: the `production` alias, and optionally a canary taking a sticky share
+    of traffic and a shadow scoring a copy of it. `revision` grows with every change, so a replica
+    can tell at a glance whether it has to switch."""
+
+    model_name: str
+    production: int | None
+    canary: int | None = None
+    canary_percent: float = 0.0
+    shadow: int | None = None
+    revision: int = 0
+    updated_at: datetime | None = None
+    updated_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One append-only audit-log entry. `seq` is assigned by the store, strictly increasing."""
 
@@ -116,6 +132,7 @@ __all__ = [
     "AliasChange",
     "AuditEntry",
     "DatasetVersion",
+    "Deployment",
     "ModelStatus",
     "ModelVersion",
     "Run",

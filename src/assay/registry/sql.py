@@ -18,9 +18,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from assay.errors import NotFoundError, StoreError, VersionConflictError
+from assay.registry import _sql_serving as _serving
 from assay.registry._orm import (
     AliasChangeRow,
     AliasRow,
+    ApiKeyRow,
     AuditRow,
     DatasetRow,
     ModelRow,
@@ -36,11 +38,13 @@ from assay.registry.records import (
     AliasChange,
     AuditEntry,
     DatasetVersion,
+    Deployment,
     ModelStatus,
     ModelVersion,
     Run,
     RunStatus,
 )
+from assay.security.keys import ApiKey
 
 _SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
@@ -344,52 +348,7 @@ class SqlMetadataStore:
         """
         at = utc(at, "at")
         with self._write() as session:
-            # Locking the model's counter row serialises alias moves per model, so
-            # `previous_version` is exact even with concurrent writers.
-            if session.get(RegisteredModelRow, name, with_for_update=True) is None:
-                if version is None:
-                    raise _missing_alias(name, alias, [])
-                raise NotFoundError("model", f"{name}:{version}")
-            current = session.scalars(
-                select(AliasRow).where(AliasRow.model_name == name, AliasRow.alias == alias)
-            ).one_or_none()
-            previous = None if current is None else current.version
-            if version is None:
-                if current is None:
-                    raise _missing_alias(name, alias, _alias_names(session, name))
-                session.delete(current)
-            else:
-                _model_row(session, name, version)
-                if current is None:
-                    session.add(AliasRow(model_name=name, alias=alias, version=version, updated_at=at))
-                else:
-                    current.version, current.updated_at = version, at
-            change = AliasChangeRow(
-                model_name=name,
-                alias=alias,
-                version=version,
-                previous_version=previous,
-                actor=actor,
-                reason=reason,
-                at=at,
-            )
-            session.add(change)
-            session.flush()
-            _audit(
-                session,
-                actor=actor,
-                action="alias.moved",
-                subject=f"{name}@{alias}",
-                details={
-                    "model": name,
-                    "alias": alias,
-                    "version": version,
-                    "previous_version": previous,
-                    "reason": reason,
-                },
-                at=at,
-            )
-            return change.to_record()
+            return _move_alias(session, name, alias, version, actor=actor, reason=reason, at=at)
 
     def get_alias(self, name: str, alias: str) -> int | None:
         query = select(AliasRow.version).where(AliasRow.model_name == name, AliasRow.alias == alias)
@@ -408,6 +367,67 @@ class SqlMetadataStore:
             query = query.where(AliasChangeRow.alias == alias)
         with self._read() as session:
             return [row.to_record() for row in session.scalars(query)]
+
+    # --- API keys (hashes only) ----------------------------------------------
+
+    def add_api_key(self, key: ApiKey, *, actor: str) -> ApiKey:
+        utc(key.created_at, "created_at")
+        with self._write() as session:
+            return _serving.add_key(session, key, actor=actor, audit=_audit)
+
+    def get_api_key(self, key_id: str) -> ApiKey | None:
+        with self._read() as session:
+            row = session.get(ApiKeyRow, key_id)
+            return None if row is None else _serving.key_record(row)
+
+    def list_api_keys(self) -> list[ApiKey]:
+        """Newest first, revoked ones included."""
+        with self._read() as session:
+            query = select(ApiKeyRow).order_by(ApiKeyRow.created_at.desc(), ApiKeyRow.id)
+            return [_serving.key_record(row) for row in session.scalars(query)]
+
+    def revoke_api_key(self, key_id: str, *, actor: str, at: datetime) -> ApiKey:
+        """Revoke a key (idempotent: revoking twice keeps the first time). NotFoundError if unknown."""
+        at = utc(at, "at")
+        with self._write() as session:
+            return _serving.revoke_key(session, key_id, actor=actor, at=at, audit=_audit)
+
+    # --- deployments ------------------------------------------------------------
+
+    def get_deployment(self, name: str) -> Deployment:
+        """The production alias, canary and shadow of `name` (all None when nothing was deployed)."""
+        with self._read() as session:
+            return _serving.read_deployment(session, name)
+
+    def change_deployment(
+        self,
+        name: str,
+        *,
+        canary: int | None,
+        canary_percent: float,
+        shadow: int | None,
+        action: str,
+        actor: str,
+        reason: str,
+        at: datetime,
+        production: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> Deployment:
+        """Set the canary and shadow, and with `production` move the production alias, in one
+        transaction with its audit entries. Every version named must exist (NotFoundError)."""
+        at = utc(at, "at")
+        with self._write() as session:
+            for version in (canary, shadow, production):
+                if version is not None:
+                    _model_row(session, name, version)
+            move = None
+            if production is not None:
+                def move() -> object:
+                    return _move_alias(session, name, _serving.PRODUCTION, production, actor=actor, reason=reason, at=at)
+            return _serving.change_deployment(
+                session, name, canary=canary, canary_percent=canary_percent, shadow=shadow, action=action,
+                actor=actor, reason=reason, at=at, details=details or {}, audit=_audit, move_production=move,
+            )
 
     # --- audit ----------------------------------------------------------------
 
@@ -454,6 +474,45 @@ def _model_row(session: Session, name: str, version: int, *, for_update: bool = 
     if row is None:
         raise NotFoundError("model", f"{name}:{version}")
     return row
+
+
+def _move_alias(
+    session: Session, name: str, alias: str, version: int | None, *, actor: str, reason: str, at: datetime
+) -> AliasChange:
+    # Locking the model's counter row serialises alias moves per model, so
+    # `previous_version` is exact even with concurrent writers.
+    if session.get(RegisteredModelRow, name, with_for_update=True) is None:
+        if version is None:
+            raise _missing_alias(name, alias, [])
+        raise NotFoundError("model", f"{name}:{version}")
+    current = session.scalars(
+        select(AliasRow).where(AliasRow.model_name == name, AliasRow.alias == alias)
+    ).one_or_none()
+    previous = None if current is None else current.version
+    if version is None:
+        if current is None:
+            raise _missing_alias(name, alias, _alias_names(session, name))
+        session.delete(current)
+    else:
+        _model_row(session, name, version)
+        if current is None:
+            session.add(AliasRow(model_name=name, alias=alias, version=version, updated_at=at))
+        else:
+            current.version, current.updated_at = version, at
+    change = AliasChangeRow(
+        model_name=name, alias=alias, version=version, previous_version=previous, actor=actor, reason=reason, at=at
+    )
+    session.add(change)
+    session.flush()
+    _audit(
+        session,
+        actor=actor,
+        action="alias.moved",
+        subject=f"{name}@{alias}",
+        details={"model": name, "alias": alias, "version": version, "previous_version": previous, "reason": reason},
+        at=at,
+    )
+    return change.to_record()
 
 
 def _alias_names(session: Session, name: str) -> list[str]:

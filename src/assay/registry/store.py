@@ -12,11 +12,13 @@ from assay.registry.records import (
     AliasChange,
     AuditEntry,
     DatasetVersion,
+    Deployment,
     ModelStatus,
     ModelVersion,
     Run,
     RunStatus,
 )
+from assay.security.keys import ApiKey
 
 
 class MetadataStore(Protocol):
@@ -87,6 +89,29 @@ class MetadataStore(Protocol):
     def get_alias(self, name: str, alias: str) -> int | None: ...
     def list_aliases(self, name: str) -> dict[str, int]: ...
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]: ...
+
+    # API keys (only hashes are stored)
+    def add_api_key(self, key: ApiKey, *, actor: str) -> ApiKey: ...
+    def get_api_key(self, key_id: str) -> ApiKey | None: ...
+    def list_api_keys(self) -> list[ApiKey]: ...
+    def revoke_api_key(self, key_id: str, *, actor: str, at: datetime) -> ApiKey: ...
+
+    # deployments (production alias, canary, shadow)
+    def get_deployment(self, name: str) -> Deployment: ...
+    def change_deployment(
+        self,
+        name: str,
+        *,
+        canary: int | None,
+        canary_percent: float,
+        shadow: int | None,
+        action: str,
+        actor: str,
+        reason: str,
+        at: datetime,
+        production: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> Deployment: ...
 
     # audit
     def append_audit(

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -149,7 +149,7 @@ class _State(enum.Enum):
 
 @dataclass(eq=False, slots=True)
 class _Request:
-    rows: pd.DataFrame
+    rows: Any  # the payload: a DataFrame, or what `combine` takes
     n_rows: int
     deadline: float
     arrived_at: float
@@ -173,6 +173,8 @@ class MicroBatcher:
     ``predict`` maps a DataFrame to one prediction per row (a 1-D or 2-D array); it runs
     in ``executor`` (by default a one-thread pool the batcher owns), never concurrently
     with itself. ``clock`` returns monotonic seconds; deadlines are in its time.
+    ``combine`` turns the batch's request payloads into the model's input (default: concatenate
+    DataFrames); any payload with ``len()`` = its rows works with a matching ``combine``.
     ``on_batch`` runs on the event loop after each batch and must not raise: if it does,
     the batcher stops, fails what is queued, and ``stop()`` re-raises the error.
     Use ``async with MicroBatcher(...) as batcher:`` or ``start()`` / ``stop()``.
@@ -188,6 +190,7 @@ class MicroBatcher:
         executor: concurrent.futures.Executor | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_batch: Callable[[BatchStats], None] | None = None,
+        combine: Callable[[list[Any]], Any] | None = None,
     ) -> None:
         if max_batch_rows < 1:
             raise ValueError(f"max_batch_rows must be at least 1, got {max_batch_rows}")
@@ -202,6 +205,7 @@ class MicroBatcher:
         self._executor = executor
         self._clock = clock
         self._on_batch = on_batch
+        self._combine = combine or _concat_frames
         self._state = _State.NEW
         self._abandon = False  # stop(drain=False): run no further batch
         self._queue: deque[_Request] = deque()
@@ -278,7 +282,7 @@ class MicroBatcher:
 
     # --- requests -------------------------------------------------------------
 
-    async def predict(self, rows: pd.DataFrame, *, deadline: float) -> np.ndarray:
+    async def predict(self, rows: Any, *, deadline: float) -> np.ndarray:
         """The model's predictions for ``rows``, one per row, by ``deadline`` (absolute ``clock()`` time).
 
         Raises `QueueFullError` or `RequestTooLargeError` at once when the request cannot be
@@ -291,7 +295,7 @@ class MicroBatcher:
         finally:
             self._withdraw(request)
 
-    def _admit(self, rows: pd.DataFrame, deadline: float) -> _Request:
+    def _admit(self, rows: Any, deadline: float) -> _Request:
         if self._state is not _State.RUNNING:
             raise self._unavailable()
         n_rows = len(rows)
@@ -422,7 +426,7 @@ class MicroBatcher:
         self._running = batch
         started = self._clock()
         try:
-            frame = pd.concat([request.rows for request in batch], ignore_index=True)
+            frame = self._combine([request.rows for request in batch])
             raw = await asyncio.get_running_loop().run_in_executor(executor, self._predict, frame)
             outcome: np.ndarray | Exception = _one_per_row(raw, rows)
         except Exception as exc:  # the model is foreign code: its failure goes to its callers, the task runs on
@@ -447,6 +451,10 @@ class MicroBatcher:
     def _fail_queued(self, message: str) -> None:
         queued, self._queue, self._queue_rows = list(self._queue), deque(), 0
         _fail(queued, message)
+
+
+def _concat_frames(frames: list[Any]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _fail(requests: list[_Request], message: str) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from assay.spec.base import SpecModel, at
+from assay.spec.serving import ServingSpec
 from assay.spec.evaluation import (
     CALIBRATION_METRICS,
     CLASSIFICATION_METRICS,
@@ -368,6 +369,7 @@ class Spec(_Model):
     model: ModelSpec
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
     leakage: LeakageSpec = Field(default_factory=LeakageSpec)
+    serving: ServingSpec = Field(default_factory=ServingSpec)
     features: dict[FeatureName, FeatureSpec] = Field(
         default_factory=dict,
         description="Versioned features computed from data.events: feature name -> definition.",
@@ -409,6 +411,9 @@ class Spec(_Model):
                     at(field, f"metric {metric!r} is not available for {self.model.task}; choose from {', '.join(allowed)}")
                 )
         self._check_decision_and_gates(allowed)
+        if self.serving.fallback.score is not None and self.model.task == "classification":
+            if not 0 <= self.serving.fallback.score <= 1:
+                raise ValueError(at("serving.fallback.score", "for a classifier the fallback score is a probability in [0, 1]"))
         return self
 
     def _check_decision_and_gates(self, allowed: tuple[str, ...]) -> None:

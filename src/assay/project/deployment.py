@@ -1,0 +1,127 @@
+"""Rollout: shadow, canary, promote and rollback, as changes of the deployment state in the
+metadata store. Running servers poll that state and switch blue/green (load, verify, warm, then
+move traffic), so none of these needs a restart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from assay.errors import AssayError, RegistryError
+from assay.project.workspace import ModelRef, Project
+from assay.registry.records import Deployment, ModelStatus, ModelVersion
+
+PRODUCTION = "production"
+DEPLOYABLE = (ModelStatus.CANDIDATE, ModelStatus.APPROVED)
+
+
+class DeploymentError(AssayError):
+    code = "deployment-error"
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentChange:
+    action: str
+    deployment: Deployment
+    message: str
+
+
+def deployment_state(project: Project, name: str | None = None) -> Deployment:
+    return project.metadata.get_deployment(name or project.load_spec()[0].model.name)
+
+
+def deploy(project: Project, ref: str, *, mode: Literal["shadow", "canary", "promote"], percent: float | None = None,
+           reason: str = "") -> DeploymentChange:
+    """Start a shadow or a canary of `ref`, or promote it to production."""
+    model = _deployable(project, ref)
+    current = project.metadata.get_deployment(model.name)
+    common = {"actor": project.actor, "at": project.clock.now(), "details": {"model": model.ref}}
+    if mode == "shadow":
+        if model.version == current.production:
+            raise DeploymentError(f"{model.ref} is in production; a shadow must be another version",
+                                  hint="shadow a candidate to compare it with production on live traffic")
+        state = project.metadata.change_deployment(
+            model.name, canary=current.canary, canary_percent=current.canary_percent, shadow=model.version,
+            action="shadow", reason=reason or f"shadow {model.ref}", **common)
+        return DeploymentChange("shadow", state, f"{model.ref} now scores a copy of live traffic (shadow); "
+                                                 "production still answers")
+    if mode == "canary":
+        if percent is None or not 0 < percent <= 100:
+            raise DeploymentError("--canary needs a share of traffic in (0, 100] percent", hint="e.g. --canary 10")
+        if current.production is None:
+            raise DeploymentError(f"{model.name} has no production model to compare a canary with",
+                                  hint=f"promote one first: assay deploy {model.ref} --promote")
+        if model.version == current.production:
+            raise DeploymentError(f"{model.ref} is already in production", hint="canary another version")
+        state = project.metadata.change_deployment(
+            model.name, canary=model.version, canary_percent=float(percent),
+            shadow=None if current.shadow == model.version else current.shadow,
+            action="canary", reason=reason or f"canary {model.ref} at {percent:g}%", **common)
+        return DeploymentChange("canary", state, f"{model.ref} takes {percent:g}% of traffic (sticky by entity); "
+                                                 "its guards roll it back on a breach")
+    if model.version == current.production:
+        raise DeploymentError(f"{model.ref} is already in production", hint="nothing to do")
+    state = project.metadata.change_deployment(
+        model.name, canary=None, canary_percent=0.0,
+        shadow=None if current.shadow == model.version else current.shadow,
+        action="promote", reason=reason or f"promote {model.ref}", production=model.version, **common)
+    before = f" (was version {current.production})" if current.production is not None else ""
+    return DeploymentChange("promote", state, f"{model.ref} is now production{before}; servers switch once "
+                                              "it is loaded, verified and warm")
+
+
+def rollback(project: Project, name: str | None = None, *, target: Literal["production", "canary", "shadow"] = "production",
+             reason: str = "") -> DeploymentChange:
+    """Production back to the model it replaced; or end the canary or the shadow."""
+    name = name or project.load_spec()[0].model.name
+    current = project.metadata.get_deployment(name)
+    common = {"actor": project.actor, "at": project.clock.now()}
+    if target == "canary":
+        if current.canary is None:
+            raise DeploymentError(f"{name} has no canary", hint="see `assay deployment`")
+        state = project.metadata.change_deployment(
+            name, canary=None, canary_percent=0.0, shadow=current.shadow, action="canary-rollback",
+            reason=reason or "canary ended by hand", details={"rolled_back": current.canary}, **common)
+        return DeploymentChange("canary-rollback", state, f"{name}:{current.canary} no longer takes traffic")
+    if target == "shadow":
+        if current.shadow is None:
+            raise DeploymentError(f"{name} has no shadow", hint="see `assay deployment`")
+        state = project.metadata.change_deployment(
+            name, canary=current.canary, canary_percent=current.canary_percent, shadow=None, action="shadow-end",
+            reason=reason or "shadow ended", details={"ended": current.shadow}, **common)
+        return DeploymentChange("shadow-end", state, f"{name}:{current.shadow} no longer shadows production")
+    if current.production is None:
+        raise DeploymentError(f"{name} has no production model", hint="promote one with `assay deploy MODEL --promote`")
+    previous = previous_production(project, name, current.production)
+    if previous is None:
+        raise DeploymentError(f"{name}:{current.production} replaced no earlier production model; nothing to roll back to",
+                              hint="promote another version with `assay deploy NAME:VERSION --promote`")
+    state = project.metadata.change_deployment(
+        name, canary=None, canary_percent=0.0, shadow=current.shadow, action="rollback",
+        reason=reason or f"roll back from version {current.production}", production=previous,
+        details={"from": current.production, "to": previous}, **common)
+    return DeploymentChange("rollback", state, f"{name} production is back on version {previous} "
+                                               f"(from {current.production})")
+
+
+def previous_production(project: Project, name: str, production: int) -> int | None:
+    """The version production pointed at before it moved to `production` (None if never)."""
+    for change in project.metadata.alias_history(name, PRODUCTION):
+        if change.version == production:
+            return change.previous_version
+    return None
+
+
+def _deployable(project: Project, ref: str) -> ModelVersion:
+    parsed = ModelRef.parse(ref)
+    model = project.resolve_model(parsed)
+    if model.status not in DEPLOYABLE:
+        allowed = ", ".join(s.value for s in DEPLOYABLE)
+        raise RegistryError(
+            f"{model.ref} has status {model.status.value!r}; only {allowed} models are deployed",
+            hint=f"see why with `assay models show {model.ref}`; a rejected model failed its gates",
+        )
+    return model
+
+
+__all__ = ["DeploymentChange", "DeploymentError", "deploy", "deployment_state", "previous_production", "rollback"]
