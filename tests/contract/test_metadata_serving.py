@@ -47,12 +47,12 @@ def test_deployment_changes_move_production_and_canary_in_one_audited_step(store
     _models(store, 3)
     assert store.get_deployment("credit").production is None
     store.set_alias("credit", "production", 1, actor="a", reason="first", at=T0)
-    canary = store.change_deployment("credit", canary=2, canary_percent=10.0, shadow=3, action="canary",
+    canary = store.change_deployment("credit", canary=2, canary_percent=10.0, shadow=3, fallback=None, action="canary",
                                      actor="dep", reason="try v2", at=T0)
     assert (canary.production, canary.canary, canary.canary_percent, canary.shadow) == (1, 2, 10.0, 3)
-    promoted = store.change_deployment("credit", canary=None, canary_percent=0.0, shadow=3, action="promote",
+    promoted = store.change_deployment("credit", canary=None, canary_percent=0.0, shadow=3, fallback=1, action="promote",
                                        actor="dep", reason="v2 is good", at=T0, production=2)
-    assert (promoted.production, promoted.canary, promoted.revision) == (2, None, canary.revision + 1)
+    assert (promoted.production, promoted.canary, promoted.fallback, promoted.revision) == (2, None, 1, canary.revision + 1)
     assert store.get_deployment("credit") == promoted
     assert store.alias_history("credit", "production")[0].previous_version == 1
     actions = [e.action for e in store.list_audit()]
@@ -64,9 +64,9 @@ def test_a_deployment_naming_a_missing_version_changes_nothing(store: MetadataSt
     store.set_alias("credit", "production", 1, actor="a", reason="first", at=T0)
     before = store.get_deployment("credit")
     with pytest.raises(NotFoundError):
-        store.change_deployment("credit", canary=9, canary_percent=5.0, shadow=None, action="canary",
+        store.change_deployment("credit", canary=9, canary_percent=5.0, shadow=None, fallback=None, action="canary",
                                 actor="dep", reason="typo", at=T0)
     with pytest.raises(NotFoundError):
-        store.change_deployment("nope", canary=None, canary_percent=0.0, shadow=None, action="rollback",
+        store.change_deployment("nope", canary=None, canary_percent=0.0, shadow=None, fallback=None, action="rollback",
                                 actor="dep", reason="x", at=T0)
     assert store.get_deployment("credit") == before

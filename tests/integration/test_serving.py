@@ -175,21 +175,28 @@ def test_the_openapi_document_carries_the_model_signature(server: Server, keys: 
     assert "amount" in row["required"] and "income" not in row["required"]  # income is nullable
 
 
-def test_schemathesis_finds_no_server_error(server: Server, keys: dict[str, str]) -> None:
+def test_schemathesis_finds_no_undeclared_server_error(server: Server, keys: dict[str, str]) -> None:
     import schemathesis
-    from hypothesis import HealthCheck, settings
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
 
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json",
                                            headers={"Authorization": f"Bearer {keys['admin']}"})
     failures: list[str] = []
     for operation in schema.get_all_operations():
         op = operation.ok()
+        cases = st.one_of(op.as_strategy(schemathesis.GenerationMode.POSITIVE),
+                          op.as_strategy(schemathesis.GenerationMode.NEGATIVE))
 
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        @schemathesis.given(case=op.as_strategy())
+        @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(case=cases)
         def check(case: Any) -> None:
             response = case.call(base_url=server.url, headers={"Authorization": f"Bearer {keys['admin']}"}, timeout=30)
-            if response.status_code >= 500:
+            # 503 is part of the contract (declared in the document): a deadline too short to meet with
+            # no fallback declared, or a full queue. Any other 5xx is a server error.
+            declared = response.status_code == 503 and response.json()["error"]["code"] in {
+                "model-unavailable", "serving-overloaded"}
+            if response.status_code >= 500 and not declared:
                 failures.append(f"{case.method} {case.path} -> {response.status_code}: {response.text[:200]}")
 
         check()
@@ -258,25 +265,32 @@ def test_shadow_traffic_never_changes_responses_and_is_logged(
     with Project.open(flaky_project) as project:
         deploy(project, "credit-default:2", mode="shadow")
     wait_until(lambda: _converged(flaky_server, keys["read"], production=1, shadow=2))
+    log_root = flaky_project / ".assay" / "predictions" / "credit-default"
+
+    def both_routes_logged(request_id: str) -> bool:
+        frame = read_prediction_log(log_root)
+        mine = frame.filter(frame["request_id"] == request_id)
+        return set(zip(mine["route"], mine["model_version"], strict=True)) == {("production", 1), ("shadow", 2)}
+
+    def shadow_errors() -> float:
+        text = httpx.get(f"{flaky_server.url}/metrics", headers={"Authorization": f"Bearer {keys['read']}"}).text
+        lines = [line for line in text.splitlines() if line.startswith('assay_errors_total{kind="shadow"}')]
+        return float(lines[0].split()[-1]) if lines else 0.0
+
     mode = flaky_project / "flaky_mode"
     try:
         during = predict(flaky_server, keys["predict"], rows).json()
+        wait_until(lambda: both_routes_logged(during["request_id"]))
+        errors_before = shadow_errors()
         mode.write_text("raise")  # a failing shadow must not matter either
         failing = predict(flaky_server, keys["predict"], rows).json()
+        wait_until(lambda: shadow_errors() == errors_before + 1)
     finally:
         mode.write_text("ok")
         with Project.open(flaky_project) as project:
             rollback(project, target="shadow")
     for answer in (during, failing):
         assert answer["predictions"] == before["predictions"] and answer["version"] == 1 and not answer["fallback"]
-    log_root = flaky_project / ".assay" / "predictions" / "credit-default"
-
-    def shadow_rows() -> Any:
-        frame = read_prediction_log(log_root)
-        return frame.filter(frame["request_id"] == during["request_id"]) if len(frame) else None
-
-    logged = wait_until(lambda: (f := shadow_rows()) is not None and set(f["route"]) == {"production", "shadow"} and f)
-    assert sorted(logged["model_version"].unique().to_list()) == [1, 2]
 
 
 def test_a_canary_that_breaches_a_guard_is_rolled_back_and_the_audit_says_why(
@@ -353,7 +367,8 @@ def test_pii_never_appears_in_clear_and_shutdown_loses_no_accepted_prediction(
         bad = predict(server, keys["predict"], [{**rows[0], "amount": "x"}])
         assert bad.status_code == 422
     finally:
-        assert server.stop() == 0
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises it: the exit status says SIGTERM.
+        assert server.stop() in (0, -15) and '"serve.stopped"' in server.log()
     frame = read_prediction_log(directory / ".assay" / "predictions" / "credit-default")
     assert sorted(set(frame["request_id"])) == sorted(ids) and len(frame) == 20  # flushed at shutdown
     assert "input.name" not in frame.columns or frame["input.name"].str.contains("Marker").sum() == 0

@@ -42,7 +42,7 @@ def deploy(project: Project, ref: str, *, mode: Literal["shadow", "canary", "pro
                                   hint="shadow a candidate to compare it with production on live traffic")
         state = project.metadata.change_deployment(
             model.name, canary=current.canary, canary_percent=current.canary_percent, shadow=model.version,
-            action="shadow", reason=reason or f"shadow {model.ref}", **common)
+            fallback=current.fallback, action="shadow", reason=reason or f"shadow {model.ref}", **common)
         return DeploymentChange("shadow", state, f"{model.ref} now scores a copy of live traffic (shadow); "
                                                  "production still answers")
     if mode == "canary":
@@ -55,7 +55,7 @@ def deploy(project: Project, ref: str, *, mode: Literal["shadow", "canary", "pro
             raise DeploymentError(f"{model.ref} is already in production", hint="canary another version")
         state = project.metadata.change_deployment(
             model.name, canary=model.version, canary_percent=float(percent),
-            shadow=None if current.shadow == model.version else current.shadow,
+            shadow=None if current.shadow == model.version else current.shadow, fallback=current.fallback,
             action="canary", reason=reason or f"canary {model.ref} at {percent:g}%", **common)
         return DeploymentChange("canary", state, f"{model.ref} takes {percent:g}% of traffic (sticky by entity); "
                                                  "its guards roll it back on a breach")
@@ -63,7 +63,7 @@ def deploy(project: Project, ref: str, *, mode: Literal["shadow", "canary", "pro
         raise DeploymentError(f"{model.ref} is already in production", hint="nothing to do")
     state = project.metadata.change_deployment(
         model.name, canary=None, canary_percent=0.0,
-        shadow=None if current.shadow == model.version else current.shadow,
+        shadow=None if current.shadow == model.version else current.shadow, fallback=current.production,
         action="promote", reason=reason or f"promote {model.ref}", production=model.version, **common)
     before = f" (was version {current.production})" if current.production is not None else ""
     return DeploymentChange("promote", state, f"{model.ref} is now production{before}; servers switch once "
@@ -80,34 +80,38 @@ def rollback(project: Project, name: str | None = None, *, target: Literal["prod
         if current.canary is None:
             raise DeploymentError(f"{name} has no canary", hint="see `assay deployment`")
         state = project.metadata.change_deployment(
-            name, canary=None, canary_percent=0.0, shadow=current.shadow, action="canary-rollback",
+            name, canary=None, canary_percent=0.0, shadow=current.shadow, fallback=current.fallback,
+            action="canary-rollback",
             reason=reason or "canary ended by hand", details={"rolled_back": current.canary}, **common)
         return DeploymentChange("canary-rollback", state, f"{name}:{current.canary} no longer takes traffic")
     if target == "shadow":
         if current.shadow is None:
             raise DeploymentError(f"{name} has no shadow", hint="see `assay deployment`")
         state = project.metadata.change_deployment(
-            name, canary=current.canary, canary_percent=current.canary_percent, shadow=None, action="shadow-end",
+            name, canary=current.canary, canary_percent=current.canary_percent, shadow=None,
+            fallback=current.fallback, action="shadow-end",
             reason=reason or "shadow ended", details={"ended": current.shadow}, **common)
         return DeploymentChange("shadow-end", state, f"{name}:{current.shadow} no longer shadows production")
     if current.production is None:
         raise DeploymentError(f"{name} has no production model", hint="promote one with `assay deploy MODEL --promote`")
-    previous = previous_production(project, name, current.production)
-    if previous is None:
+    previous = current.fallback
+    if previous is None or previous == current.production:
         raise DeploymentError(f"{name}:{current.production} replaced no earlier production model; nothing to roll back to",
                               hint="promote another version with `assay deploy NAME:VERSION --promote`")
     state = project.metadata.change_deployment(
-        name, canary=None, canary_percent=0.0, shadow=current.shadow, action="rollback",
+        name, canary=None, canary_percent=0.0, shadow=current.shadow,
+        fallback=fallback_before(project, name, previous, rolled_back=current.production), action="rollback",
         reason=reason or f"roll back from version {current.production}", production=previous,
         details={"from": current.production, "to": previous}, **common)
     return DeploymentChange("rollback", state, f"{name} production is back on version {previous} "
                                                f"(from {current.production})")
 
 
-def previous_production(project: Project, name: str, production: int) -> int | None:
-    """The version production pointed at before it moved to `production` (None if never)."""
+def fallback_before(project: Project, name: str, version: int, *, rolled_back: int) -> int | None:
+    """After rolling back to `version`: the model `version` itself replaced when it was promoted,
+    never the one just rolled back from (None if there is none)."""
     for change in project.metadata.alias_history(name, PRODUCTION):
-        if change.version == production:
+        if change.version == version and change.previous_version not in (rolled_back, version):
             return change.previous_version
     return None
 
@@ -124,4 +128,4 @@ def _deployable(project: Project, ref: str) -> ModelVersion:
     return model
 
 
-__all__ = ["DeploymentChange", "DeploymentError", "deploy", "deployment_state", "previous_production", "rollback"]
+__all__ = ["DeploymentChange", "DeploymentError", "deploy", "deployment_state", "fallback_before", "rollback"]

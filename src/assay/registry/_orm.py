@@ -279,6 +279,7 @@ class DeploymentRow(Base):
     canary_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     canary_percent: Mapped[float] = mapped_column(Float)
     shadow_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    fallback_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     revision: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_by: Mapped[str] = mapped_column(String(255))

@@ -60,7 +60,8 @@ def read_deployment(session: Session, name: str) -> Deployment:
     if row is None:
         return Deployment(model_name=name, production=production)
     return Deployment(model_name=name, production=production, canary=row.canary_version,
-                      canary_percent=row.canary_percent, shadow=row.shadow_version, revision=row.revision,
+                      canary_percent=row.canary_percent, shadow=row.shadow_version, fallback=row.fallback_version,
+                      revision=row.revision,
                       updated_at=row.updated_at, updated_by=row.updated_by)
 
 
@@ -71,6 +72,7 @@ def change_deployment(
     canary: int | None,
     canary_percent: float,
     shadow: int | None,
+    fallback: int | None,
     action: str,
     actor: str,
     reason: str,
@@ -90,12 +92,14 @@ def change_deployment(
         row = DeploymentRow(model_name=name, revision=0)
         session.add(row)
     row.canary_version, row.canary_percent, row.shadow_version = canary, canary_percent, shadow
+    row.fallback_version = fallback
     row.revision += 1
     row.updated_at, row.updated_by = at, actor
     session.flush()
     deployment = read_deployment(session, name)
     audit(session, actor=actor, action=f"deployment.{action}", subject=name,
           details={**details, "reason": reason, "production": deployment.production, "canary": canary,
-                   "canary_percent": canary_percent, "shadow": shadow, "revision": deployment.revision},
+                   "canary_percent": canary_percent, "shadow": shadow, "fallback": fallback,
+                   "revision": deployment.revision},
           at=at)
     return deployment

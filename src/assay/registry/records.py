@@ -111,6 +111,7 @@ class Deployment:
     canary: int | None = None
     canary_percent: float = 0.0
     shadow: int | None = None
+    fallback: int | None = None  # answers when production cannot: the model production replaced
     revision: int = 0
     updated_at: datetime | None = None
     updated_by: str = ""

@@ -406,6 +406,7 @@ class SqlMetadataStore:
         canary: int | None,
         canary_percent: float,
         shadow: int | None,
+        fallback: int | None,
         action: str,
         actor: str,
         reason: str,
@@ -413,11 +414,11 @@ class SqlMetadataStore:
         production: int | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> Deployment:
-        """Set the canary and shadow, and with `production` move the production alias, in one
+        """Set the canary, shadow and fallback, and with `production` move the production alias, in one
         transaction with its audit entries. Every version named must exist (NotFoundError)."""
         at = utc(at, "at")
         with self._write() as session:
-            for version in (canary, shadow, production):
+            for version in (canary, shadow, fallback, production):
                 if version is not None:
                     _model_row(session, name, version)
             move = None
@@ -425,7 +426,8 @@ class SqlMetadataStore:
                 def move() -> object:
                     return _move_alias(session, name, _serving.PRODUCTION, production, actor=actor, reason=reason, at=at)
             return _serving.change_deployment(
-                session, name, canary=canary, canary_percent=canary_percent, shadow=shadow, action=action,
+                session, name, canary=canary, canary_percent=canary_percent, shadow=shadow, fallback=fallback,
+                action=action,
                 actor=actor, reason=reason, at=at, details=details or {}, audit=_audit, move_production=move,
             )
 

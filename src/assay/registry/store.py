@@ -105,6 +105,7 @@ class MetadataStore(Protocol):
         canary: int | None,
         canary_percent: float,
         shadow: int | None,
+        fallback: int | None,
         action: str,
         actor: str,
         reason: str,

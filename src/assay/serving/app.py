@@ -92,7 +92,6 @@ class Service:
         self.table = RouteTable(
             model_name=self.model_name,
             read_deployment=lambda: project.metadata.get_deployment(self.model_name),
-            previous_production=self._previous_production,
             get_model=lambda version: project.metadata.get_model(self.model_name, version),
             build=self._build,
             use_previous=self.serving.fallback.previous_model,
@@ -113,12 +112,6 @@ class Service:
         if cache.redis:
             return RedisCache(resolve_secret(cache.redis, provider).reveal(), ttl_s=cache.ttl_s)
         return LocalCache(max_entries=cache.max_entries, ttl_s=cache.ttl_s)
-
-    def _previous_production(self, production: int) -> int | None:
-        for change in self.project.metadata.alias_history(self.model_name, "production"):
-            if change.version == production:
-                return change.previous_version
-        return None
 
     def _build(self, record: ModelVersion) -> ServedModel:
         loaded = load_registered(self.project, record)  # the artifact's hash is verified on read
@@ -214,7 +207,7 @@ class Service:
             try:
                 await asyncio.to_thread(
                     self.project.metadata.change_deployment, self.model_name, canary=None, canary_percent=0.0,
-                    shadow=deployment.shadow, action="canary-rollback", actor=GUARD_ACTOR, reason=breach.reason,
+                    shadow=deployment.shadow, fallback=deployment.fallback, action="canary-rollback", actor=GUARD_ACTOR, reason=breach.reason,
                     at=datetime.now(UTC),
                     details={"rolled_back": routes.canary.version, "guard": breach.guard,
                              "observed": breach.observed, "limit": breach.limit, "requests": breach.requests},
@@ -259,7 +252,7 @@ class Service:
             return 200, {"x-request-id": request_id}, document
         except Exception as exc:
             status, error_headers, document = _error_parts(exc, request_id, self.metrics)
-            if status >= 500 and not isinstance(exc, QueueFullError | ModelUnavailableError):
+            if status >= 500 and label != "none":  # the routed model (or its queue) failed this request
                 self.guard.record(route, latency_s=time.monotonic() - started, failed=True, fallback=False)
             return status, error_headers, orjson.dumps(document)
         finally:

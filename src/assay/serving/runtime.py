@@ -120,11 +120,10 @@ class RouteTable:
     what is no longer used. Loading runs in a thread; the swap is one assignment on the event loop."""
 
     def __init__(self, *, model_name: str, read_deployment: Callable[[], Deployment],
-                 previous_production: Callable[[int], int | None], get_model: Callable[[int], ModelVersion],
+                 get_model: Callable[[int], ModelVersion],
                  build: Callable[[ModelVersion], ServedModel], use_previous: bool) -> None:
         self.model_name = model_name
         self._read = read_deployment
-        self._previous = previous_production
         self._get_model = get_model
         self._build = build
         self._use_previous = use_previous
@@ -141,8 +140,7 @@ class RouteTable:
                 return False
             wanted = {
                 "production": deployment.production,
-                "previous": (await asyncio.to_thread(self._previous, deployment.production)
-                             if self._use_previous and deployment.production is not None else None),
+                "previous": deployment.fallback if self._use_previous and deployment.fallback != deployment.production else None,
                 "canary": deployment.canary,
                 "shadow": deployment.shadow,
             }
@@ -191,8 +189,8 @@ class RouteTable:
 
 
 def _same(a: Deployment, b: Deployment) -> bool:
-    return (a.revision, a.production, a.canary, a.canary_percent, a.shadow) == (
-        b.revision, b.production, b.canary, b.canary_percent, b.shadow)
+    return (a.revision, a.production, a.canary, a.canary_percent, a.shadow, a.fallback) == (
+        b.revision, b.production, b.canary, b.canary_percent, b.shadow, b.fallback)
 
 
 __all__ = ["Routes", "RouteTable", "ServedModel", "bucket"]

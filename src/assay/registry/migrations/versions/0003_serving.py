@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("canary_version", sa.Integer(), nullable=True),
         sa.Column("canary_percent", sa.Float(), nullable=False),
         sa.Column("shadow_version", sa.Integer(), nullable=True),
+        sa.Column("fallback_version", sa.Integer(), nullable=True),
         sa.Column("revision", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", _utc(), nullable=False),
         sa.Column("updated_by", sa.String(255), nullable=False),
