@@ -13,7 +13,9 @@ SRC = Path(assay.__file__).resolve().parent
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"__main__"}),
     frozenset({"cli"}),
-    frozenset({"project", "serving", "batch", "monitoring"}),
+    # serving/app.py is the service's composition root (STYLE.md): it wires the project's stores.
+    frozenset({"serving"}),
+    frozenset({"project", "batch", "monitoring"}),
     frozenset({"training", "evaluation", "registry"}),
     frozenset({"data", "leakage", "features", "security"}),
     frozenset({"spec"}),

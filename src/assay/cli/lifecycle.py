@@ -118,7 +118,8 @@ def _render_train(summary: dict[str, Any], *, title: str) -> None:
     out.print(f"evidence: metadata {evidence['metadata']} · artifacts {evidence['artifacts']}")
     out.print(
         f"next: `assay lineage {summary['model']}` · `assay reproduce {summary['model']}` · "
-        f"`assay models alias {summary['model']} production`"
+        + ("`assay serve`" if summary.get("production") == summary["model"]
+           else f"`assay deploy {summary['model']} --canary 10` (or --shadow, --promote)")
     )
 
 
