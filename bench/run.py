@@ -2,11 +2,12 @@
 
     python bench/run.py [NAME ...] [--repeat N] [--quick] [--json-out PATH] [--check]
                         [--json] [--plain] [--list] [--mlflow-python PATH] [--pandera-python PATH]
+                        [--bentoml-python PATH] [--duration S]
 
 A benchmark is a module `bench/<name>/bench.py` with `run(repeat: int, quick: bool) -> dict`
 returning `metrics`, `baselines`, `targets` and `verdicts` (see bench/README.md). Each run is
 written as JSON (default `bench/results/<names>-<UTC timestamp>.json`, git-ignored) and shown as
-a table: on stdout, or on stderr with `--json` (which puts the JSON document on stdout).
+a table (plus any extra `tables` a benchmark returns, and one PASS/MISS line per verdict): on stdout, or on stderr with `--json` (which puts the JSON document on stdout).
 Exit status is 0, unless `--check` is given and a target is missed (1).
 """
 
@@ -41,6 +42,7 @@ def load(name: str, path: Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise SystemExit(f"cannot load benchmark {name!r} from {path}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses defined in the benchmark look their module up here
     spec.loader.exec_module(module)
     if not callable(getattr(module, "run", None)):
         raise SystemExit(f"{path} has no run(repeat, quick) function")
@@ -85,7 +87,7 @@ def summary_rows(result: Mapping[str, Any]) -> list[list[str]]:
         for name, m in section.items():
             label = role if role == "assay" or m.get("measured", True) else "baseline (quoted)"
             v = verdicts.get(name)
-            target = f"< {fmt(v['threshold'])} {v['unit']}" if v else ""
+            target = f"{v.get('op', '<')} {fmt(v['threshold'])} {v['unit']}" if v else ""
             outcome = ("met" if v["met"] else "MISSED") if v else ""
             rows.append([name, label, fmt(m.get("median")), fmt(m.get("min")), fmt(m.get("max")),
                          str(m.get("n", "")), m.get("unit", ""), target, outcome])
@@ -106,6 +108,10 @@ def render(document: Mapping[str, Any], stream: TextIO, *, plain: bool) -> None:
         sections.append((f"benchmark {name}: {result.get('description', '')}", SUMMARY_HEADER, summary_rows(result)))
         for title, rows in result.get("breakdowns", {}).items():
             sections.append((f"{name}: {title}", BREAKDOWN_HEADER, breakdown_rows(rows)))
+        for title, table in result.get("tables", {}).items():
+            rows = [[x if isinstance(x, str) else str(x) if isinstance(x, int) and not isinstance(x, bool) else fmt(x)
+                     for x in row] for row in table["rows"]]
+            sections.append((f"{name}: {title}", table["header"], rows))
         profile = result.get("import_profile")
         if profile:
             rows = [[pkg, fmt(s), "", "", "s"] for pkg, s in profile["self_time_by_package_s"].items() if s >= 0.01]
@@ -140,6 +146,11 @@ def render(document: Mapping[str, Any], stream: TextIO, *, plain: bool) -> None:
             print(f"{name}: check {check}: {fmt(value) if not isinstance(value, float) else value}", file=stream)
         for note in result.get("notes", []):
             print(f"{name}: note: {note}", file=stream)
+        for v in result.get("verdicts", []):
+            outcome = "PASS" if v["met"] else "MISS"
+            observed = "not measured" if v["observed"] is None else f"{fmt(v['observed'])} {v['unit']}"
+            print(f"{name}: {outcome} {v['metric']}: {observed} (target {v.get('op', '<')} {fmt(v['threshold'])} "
+                  f"{v['unit']})", file=stream)
     print(f"JSON: {document['run']['json_path']}", file=stream)
 
 
@@ -161,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
                         "(sets ASSAY_BENCH_MLFLOW_PYTHON for the benchmarks)")
     parser.add_argument("--pandera-python", help="python of a separate venv with pandera, for baselines that need it "
                         "(sets ASSAY_BENCH_PANDERA_PYTHON for the benchmarks)")
+    parser.add_argument("--bentoml-python", help="python of a separate venv with BentoML, for the serve benchmark "
+                        "(sets ASSAY_BENCH_BENTOML_PYTHON; see bench/setup-bentoml-venv.sh)")
+    parser.add_argument("--duration", type=float, help="seconds of measured load per scenario, for the serve "
+                        "benchmark (sets ASSAY_BENCH_SERVE_DURATION_S; default 5, 2 with --quick)")
     args = parser.parse_args(argv)
 
     if args.list:
@@ -177,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ASSAY_BENCH_MLFLOW_PYTHON"] = args.mlflow_python
     if args.pandera_python:
         os.environ["ASSAY_BENCH_PANDERA_PYTHON"] = args.pandera_python
+    if args.bentoml_python:
+        os.environ["ASSAY_BENCH_BENTOML_PYTHON"] = args.bentoml_python
+    if args.duration is not None:
+        if args.duration <= 0:
+            parser.error("--duration must be positive")
+        os.environ["ASSAY_BENCH_SERVE_DURATION_S"] = str(args.duration)
 
     started = datetime.now(UTC)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
