@@ -379,3 +379,47 @@ def test_pii_never_appears_in_clear_and_shutdown_loses_no_accepted_prediction(
     for path in [*directory.rglob("*.parquet"), server.log_path]:
         data = path.read_bytes()
         assert not any(marker.encode() in data for marker in markers), path
+
+
+# --- the CLI -----------------------------------------------------------------------
+
+
+def test_the_cli_creates_keys_once_and_rolls_out_step_by_step(
+    flaky_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.integration.cli_runner import cli, cli_json
+
+    directory = tmp_path / "cli"
+    shutil.copytree(flaky_project, directory, ignore=shutil.ignore_patterns("serve-*.log", "predictions"))
+    project = ["-C", str(directory)]
+    created = cli_json(capsys, *project, "keys", "create", "--role", "deploy", "--name", "ci")
+    assert isinstance(created, dict) and created["key"].startswith("ak_") and created["role"] == "deploy"
+    listed = cli_json(capsys, *project, "keys", "list")
+    assert isinstance(listed, list) and created["id"] in {k["id"] for k in listed}
+    assert all("key" not in k and "hash" not in k for k in listed)
+    assert created["key"] not in (directory / ".assay" / "assay.db").read_bytes().decode("latin-1")
+    code, _, err = cli(capsys, *project, "keys", "create", "--role", "owner", "--name", "x")
+    assert code != 0 and "owner" in err
+
+    state = cli_json(capsys, *project, "deployment")
+    assert isinstance(state, dict) and state["production"] == 1
+    shadow = cli_json(capsys, *project, "deploy", "credit-default:2", "--shadow")
+    assert isinstance(shadow, dict) and shadow["shadow"] == 2
+    canary = cli_json(capsys, *project, "deploy", "credit-default:2", "--canary", "10")
+    assert isinstance(canary, dict) and (canary["canary"], canary["canary_percent"], canary["shadow"]) == (2, 10.0, None)
+    code, _, err = cli(capsys, *project, "deploy", "credit-default:1", "--canary", "10")
+    assert code != 0 and "already in production" in err
+    code, _, err = cli(capsys, *project, "deploy", "credit-default:2", "--canary", "150")
+    assert code != 0 and "(0, 100]" in err
+    promoted = cli_json(capsys, *project, "deploy", "credit-default:2", "--promote", "--reason", "canary held")
+    assert isinstance(promoted, dict) and (promoted["production"], promoted["canary"]) == (2, None)
+    back = cli_json(capsys, *project, "rollback")
+    assert isinstance(back, dict) and back["production"] == 1
+    code, _, err = cli(capsys, *project, "rollback")
+    assert code != 0 and "nothing to roll back to" in err  # never back to the version just rolled back from
+    revoked = cli_json(capsys, *project, "keys", "revoke", created["id"])
+    assert isinstance(revoked, dict) and revoked["revoked_at"] is not None
+    with Project.open(directory) as opened:
+        actions = [e.action for e in opened.metadata.list_audit(limit=100_000)]
+    assert {"deployment.shadow", "deployment.canary", "deployment.promote", "deployment.rollback",
+            "key.created", "key.revoked"} <= set(actions)
