@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -12,6 +14,23 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis URL (env ASSAY_TEST_REDIS_URL); skips the test if nothing listens there within 0.2 s."""
+    url = os.environ.get("ASSAY_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 6379
+    try:
+        socket.create_connection((host, port), timeout=0.2).close()
+    except OSError as exc:
+        reason = f"Redis not reachable within 0.2 s at {host}:{port} ({type(exc).__name__})"
+        if os.environ.get("ASSAY_TEST_REQUIRE_SERVICES"):
+            pytest.fail(f"Redis is required (ASSAY_TEST_REQUIRE_SERVICES is set): {reason}")
+        pytest.skip(f"{reason}; start it or point ASSAY_TEST_REDIS_URL at one")
+    return url
 
 
 @pytest.fixture(scope="session")

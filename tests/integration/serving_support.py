@@ -83,7 +83,8 @@ def sample_rows(project_dir: Path, n: int, *, offset: int = 0) -> list[dict[str,
 class Server:
     """`assay serve` in a subprocess; stopped with SIGTERM (graceful) by `stop()`."""
 
-    def __init__(self, project_dir: Path, *, env: Mapping[str, str] | None = None, workers: int = 1) -> None:
+    def __init__(self, project_dir: Path, *, env: Mapping[str, str] | None = None, workers: int = 1,
+                 args: tuple[str, ...] = ()) -> None:
         self.project_dir = project_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -92,7 +93,7 @@ class Server:
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "assay", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(workers)],
+             "--workers", str(workers), *args],
             cwd=project_dir, env=environment, stdout=self._log, stderr=subprocess.STDOUT,
         )
         self.wait_ready()

@@ -361,7 +361,8 @@ def test_pii_never_appears_in_clear_and_shutdown_loses_no_accepted_prediction(
     markers = [f"pii-marker-{i}@example.test" for i in range(20)]
     for row, marker in zip(rows, markers, strict=True):
         row["email"], row["name"] = marker, f"Name Marker {marker}"
-    server = Server(directory, env={"ASSAY_TEST_PII_KEY": "k" * 32})
+    pii_key = "pii-key-" + "k" * 32
+    server = Server(directory, env={"ASSAY_TEST_PII_KEY": pii_key}, args=("--access-log", "--log-level", "debug"))
     try:
         ids = [predict(server, keys["predict"], rows[i : i + 2]).json()["request_id"] for i in range(0, 20, 2)]
         bad = predict(server, keys["predict"], [{**rows[0], "amount": "x"}])
@@ -374,11 +375,13 @@ def test_pii_never_appears_in_clear_and_shutdown_loses_no_accepted_prediction(
     assert "input.name" not in frame.columns or frame["input.name"].str.contains("Marker").sum() == 0
     from assay.security import Secret, Tokeniser
 
-    tokens = Tokeniser(Secret("k" * 32)).tokenise_column(markers[:2])
+    tokens = Tokeniser(Secret(pii_key)).tokenise_column(markers[:2])
     assert frame.filter(frame["request_id"] == ids[0])["input.email"].to_list() == tokens
+    assert ids[0] in server.log()  # the access log names each request
     for path in [*directory.rglob("*.parquet"), server.log_path]:
         data = path.read_bytes()
         assert not any(marker.encode() in data for marker in markers), path
+        assert pii_key.encode() not in data, path
 
 
 # --- the CLI -----------------------------------------------------------------------
@@ -423,3 +426,19 @@ def test_the_cli_creates_keys_once_and_rolls_out_step_by_step(
         actions = [e.action for e in opened.metadata.list_audit(limit=100_000)]
     assert {"deployment.shadow", "deployment.canary", "deployment.promote", "deployment.rollback",
             "key.created", "key.revoked"} <= set(actions)
+
+
+def test_identical_rows_are_answered_from_the_shared_redis_cache(
+    base_project: Path, keys: dict[str, str], tmp_path: Path, redis_url: str
+) -> None:
+    directory = tmp_path / "cached"
+    shutil.copytree(base_project, directory, ignore=shutil.ignore_patterns("serve-*.log", "predictions"))
+    set_serving(directory, cache={"enabled": True, "redis": "env:ASSAY_TEST_CACHE_URL", "ttl_s": 30})
+    rows = sample_rows(directory, 3, offset=1234)
+    with serving(directory, env={"ASSAY_TEST_CACHE_URL": redis_url}) as first:
+        answer = predict(first, keys["predict"], rows).json()
+    with serving(directory, env={"ASSAY_TEST_CACHE_URL": redis_url}) as second:  # another replica
+        again = predict(second, keys["predict"], rows).json()
+        metrics = httpx.get(f"{second.url}/metrics", headers={"Authorization": f"Bearer {keys['read']}"}).text
+    assert again["predictions"] == answer["predictions"]
+    assert "assay_cache_hits_total 3.0" in metrics

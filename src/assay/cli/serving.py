@@ -20,6 +20,7 @@ def serve_command(
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
     workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes (one model copy each)."),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every request (JSON, with its request id)."),
 ) -> None:
     """Serve the project's production model over HTTP until stopped (Ctrl-C or SIGTERM drains).
 
@@ -38,7 +39,7 @@ def serve_command(
         stdout().print(f"note: {spec.model.name} has no production model yet; /readyz answers 503 until "
                        f"`assay deploy {spec.model.name}:VERSION --promote`")
     run_server(root, host=host, port=port, workers=workers, threads=spec.model.threads,
-               pii_fields=list(spec.data.pii), log_level=log_level)
+               pii_fields=list(spec.data.pii), log_level=log_level, access_log=access_log)
 
 
 @keys_app.command("create")

@@ -32,7 +32,7 @@ from assay.project.settings import STATE_DIR, Settings
 from assay.project.workspace import Project
 from assay.registry.records import ModelVersion
 from assay.security.keys import Action, ForbiddenError, UnauthenticatedError
-from assay.security.secrets import EnvFileProvider, SecretProvider, resolve_secret
+from assay.security.secrets import EnvFileProvider, Secret, SecretProvider, resolve_secret
 from assay.security.tokens import Tokeniser
 from assay.serving.auth import KeyCache
 from assay.serving.batcher import (
@@ -45,6 +45,7 @@ from assay.serving.batcher import (
 )
 from assay.serving.cache import LocalCache, PredictionCache, RedisCache, row_keys
 from assay.serving.guard import CanaryGuard
+from assay.serving.logs import redact_secrets
 from assay.serving.metrics import ServingMetrics
 from assay.serving.predlog import PredictionLog, PredictionRecord
 from assay.serving.request import RequestTooLargeError, RequestValidationError, RowBlock, RowSchema, parse_body
@@ -86,9 +87,11 @@ class Service:
         self.keys = KeyCache(project.metadata.get_api_key, ttl_s=self.serving.key_cache_s)
         self.guard = CanaryGuard(self.serving.canary)
         provider = options.secrets or EnvFileProvider(base_dir=project.root)
-        self.tokeniser = (Tokeniser(resolve_secret(self.serving.pii_key, provider))
-                          if self.serving.pii_key else None)
-        self.cache = self._cache(provider)
+        pii_key = resolve_secret(self.serving.pii_key, provider) if self.serving.pii_key else None
+        self.tokeniser = Tokeniser(pii_key) if pii_key is not None else None
+        redis_url = resolve_secret(self.serving.cache.redis, provider) if self.serving.cache.redis else None
+        redact_secrets([s for s in (pii_key, redis_url) if s is not None])
+        self.cache = self._cache(redis_url)
         self.table = RouteTable(
             model_name=self.model_name,
             read_deployment=lambda: project.metadata.get_deployment(self.model_name),
@@ -105,12 +108,12 @@ class Service:
 
     # --- wiring ---------------------------------------------------------------
 
-    def _cache(self, provider: SecretProvider) -> PredictionCache | None:
+    def _cache(self, redis_url: Secret | None) -> PredictionCache | None:
         cache = self.serving.cache
         if not cache.enabled:
             return None
-        if cache.redis:
-            return RedisCache(resolve_secret(cache.redis, provider).reveal(), ttl_s=cache.ttl_s)
+        if redis_url is not None:
+            return RedisCache(redis_url.reveal(), ttl_s=cache.ttl_s)
         return LocalCache(max_entries=cache.max_entries, ttl_s=cache.ttl_s)
 
     def _build(self, record: ModelVersion) -> ServedModel:
@@ -256,8 +259,12 @@ class Service:
                 self.guard.record(route, latency_s=time.monotonic() - started, failed=True, fallback=False)
             return status, error_headers, orjson.dumps(document)
         finally:
+            latency = time.monotonic() - started
             self.metrics.observe_request(endpoint="predict", status=status, model_version=label, route=route,
-                                         latency_s=time.monotonic() - started)
+                                         latency_s=latency)
+            if self.options.access_log:
+                _log.info("request", request_id=request_id, status=status, model=label, route=route,
+                          latency_ms=round(latency * 1000, 3))
 
     def new_request_id(self) -> str:
         return f"{self._id_prefix}{next(self._ids):x}"

@@ -155,6 +155,7 @@ class _Request:
     arrived_at: float
     future: asyncio.Future[np.ndarray]
     stage: _Stage = _Stage.QUEUED
+    timer: asyncio.TimerHandle | None = None
 
 
 def _one_per_row(raw: object, rows: int) -> np.ndarray:
@@ -322,14 +323,28 @@ class MicroBatcher:
         return request
 
     async def _result(self, request: _Request) -> np.ndarray:
-        while True:
-            left_s = request.deadline - self._clock()
-            if left_s <= 0:
-                stage: Literal["queue", "model"] = "queue" if request.stage is _Stage.QUEUED else "model"
-                raise DeadlineExceededError(stage=stage, waited_s=self._clock() - request.arrived_at)
-            await asyncio.wait((request.future,), timeout=left_s)
-            if request.future.done():
-                return request.future.result()
+        # One timer per request rather than a wait() per request (measurably cheaper on the event
+        # loop): when it fires it looks at the clock, and fails the request or sleeps on.
+        self._arm(request)
+        try:
+            return await request.future
+        finally:
+            if request.timer is not None:
+                request.timer.cancel()
+
+    def _arm(self, request: _Request) -> None:
+        left_s = max(0.0, request.deadline - self._clock())
+        request.timer = asyncio.get_running_loop().call_later(left_s, self._expire, request)
+
+    def _expire(self, request: _Request) -> None:
+        if request.future.done():
+            return
+        now = self._clock()
+        if now < request.deadline:
+            self._arm(request)
+            return
+        stage: Literal["queue", "model"] = "queue" if request.stage is _Stage.QUEUED else "model"
+        request.future.set_exception(DeadlineExceededError(stage=stage, waited_s=now - request.arrived_at))
 
     def _withdraw(self, request: _Request) -> None:
         """The caller has its answer or has left (deadline, cancellation): forget the request."""

@@ -98,7 +98,7 @@ class CanaryGuards(SpecModel):
 class ServingSpec(SpecModel):
     """`assay serve`: deadlines, batching, fallback, cache, prediction log and canary guards."""
 
-    deadline_ms: float = Field(250.0, gt=0, le=600_000, description="Default deadline of a request.")
+    deadline_ms: float = Field(1000.0, gt=0, le=600_000, description="Default deadline of a request.")
     max_deadline_ms: float = Field(
         10_000.0, gt=0, le=600_000, description="Upper bound of the X-Assay-Deadline-Ms header."
     )

@@ -139,22 +139,6 @@ def test_local_cache_refuses_nonsense_settings() -> None:
 # --- RedisCache against a real server ----------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    """A Redis URL (env ASSAY_TEST_REDIS_URL); skips the test if nothing listens there within 0.2 s."""
-    url = os.environ.get("ASSAY_TEST_REDIS_URL", DEFAULT_REDIS_URL)
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 6379
-    try:
-        socket.create_connection((host, port), timeout=0.2).close()
-    except OSError as exc:
-        reason = f"Redis not reachable within 0.2 s at {host}:{port} ({type(exc).__name__})"
-        if os.environ.get("ASSAY_TEST_REQUIRE_SERVICES"):
-            pytest.fail(f"Redis is required (ASSAY_TEST_REQUIRE_SERVICES is set): {reason}")
-        pytest.skip(f"{reason}; start it or point ASSAY_TEST_REDIS_URL at one")
-    return url
-
-
 @pytest.fixture
 def prefix(redis_url: str) -> Iterator[str]:
     """A key prefix no other test uses; its keys are deleted afterwards."""
