@@ -7,17 +7,22 @@ import inspect
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import structlog
 
 from assay.errors import FlavorError, TrainingError
+from assay.training.flavors._sklearn_fast import FastPredictor, build_fast_predictor, verification_frames
 from assay.training.flavors.base import FitRequest, FittedModel, as_probabilities, task_of
 from assay.training.flavors.skops_format import dumps_canonical, loads_trusted
 from assay.training.preprocessing import wrap_with_preprocessing
+
+_log = structlog.get_logger("assay.flavor")
+_CHECK_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 
 @contextmanager
@@ -112,11 +117,71 @@ class SklearnModel:
     model: Any
     task: str
     flavor: str = "sklearn"
+    fast: FastPredictor | None = field(default=None, compare=False, repr=False)  # set by with_fast_path()
+
+    @property
+    def fast_path(self) -> bool:
+        """Whether predict skips the pipeline's Python machinery (see `_sklearn_fast`)."""
+        return self.fast is not None
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        if self.fast is not None:
+            raw = self.fast.predict(X)
+            if raw is not None:
+                return self._finish(raw)
+        return self.predict_with_pipeline(X)
+
+    def predict_with_pipeline(self, X: pd.DataFrame) -> np.ndarray:
+        """Predict through the fitted estimator itself, never the fast path."""
         if self.task == "classification":
-            return as_probabilities(self.model.predict_proba(X))
-        return np.asarray(self.model.predict(X), dtype=np.float64)
+            return self._finish(self.model.predict_proba(X))
+        return self._finish(self.model.predict(X))
+
+    def _finish(self, raw: np.ndarray) -> np.ndarray:
+        if self.task == "classification":
+            return as_probabilities(raw)
+        return np.asarray(raw, dtype=np.float64)
+
+    def with_fast_path(self, sample: pd.DataFrame | None = None) -> SklearnModel:
+        """This model with the fast path on, if the estimator has a recognised shape and the fast path
+        answers bit for bit as the estimator on probe rows (every category, missing and unseen values,
+        extreme numbers, split thresholds) and on the caller's `sample`; otherwise with it off."""
+        fast = build_fast_predictor(self.model, classifier=self.task == "classification")
+        if fast is None:
+            return replace(self, fast=None)
+        checks = [(frame, True) for frame in verification_frames(fast)]
+        if sample is not None:
+            checks.append((sample, False))
+        for frame, required in checks:
+            problem = self._disagreement(fast, frame, required=required)
+            if problem is not None:
+                _log.warning("fast_predict_disabled", estimator=type(fast.estimator).__name__, reason=problem)
+                return replace(self, fast=None)
+        return replace(self, fast=fast)
+
+    def _disagreement(self, fast: FastPredictor, frame: pd.DataFrame, *, required: bool) -> str | None:
+        """Why `fast` cannot stand in for the estimator on `frame`, or None. Rows that are not
+        `required` (the caller's) may be rows the pipeline rejects or the fast path leaves to it."""
+        try:
+            expected = self.predict_with_pipeline(frame)
+        except _CHECK_ERRORS as exc:
+            return f"the pipeline failed on the verification rows: {exc!r}" if required else None
+        try:
+            got = fast.predict(frame)
+        except _CHECK_ERRORS as exc:
+            return f"the fast path failed on {len(frame)} rows: {exc!r}"
+        if got is None:
+            return "the fast path declined the verification rows" if required else None
+        got = self._finish(got)
+        if got.shape != expected.shape or got.tobytes() != expected.tobytes():
+            return f"outputs differ on {len(frame)} rows (max abs difference {_max_abs_difference(got, expected)})"
+        return None
+
+
+def _max_abs_difference(got: np.ndarray, expected: np.ndarray) -> float | None:
+    if got.shape != expected.shape:
+        return None
+    return float(np.max(np.abs(got - expected), initial=0.0))
 
 
 class SklearnFlavor:
@@ -145,7 +210,8 @@ class SklearnFlavor:
         return dumps_canonical(fitted.model)
 
     def loads(self, data: bytes, *, signature: Mapping[str, Any], trusted_modules: tuple[str, ...]) -> SklearnModel:
-        return SklearnModel(loads_trusted(data, trusted_modules=trusted_modules), task_of(signature))
+        model = SklearnModel(loads_trusted(data, trusted_modules=trusted_modules), task_of(signature))
+        return model.with_fast_path()
 
     def as_loaded(self, fitted: FittedModel, *, signature: Mapping[str, Any]) -> SklearnModel:
         return SklearnModel(fitted.model, task_of(signature))
