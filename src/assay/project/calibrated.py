@@ -79,6 +79,10 @@ class _Calibrated:
     def flavor(self) -> str:
         return self.inner.flavor
 
+    @property
+    def fast_path(self) -> bool:
+        return bool(getattr(self.inner, "fast_path", False))
+
     def predict(self, X: Any) -> np.ndarray:
         return _calibrate(np.asarray(self.inner.predict(X)), self.calibrator)
 

@@ -9,11 +9,12 @@ role) runs on every request.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from assay.security.keys import Action, ApiKey, authorize, key_id, parse_bearer
+from assay.security.keys import Action, ApiKey, authorize, can, key_id, parse_bearer
 
 _MAX_ENTRIES = 10_000  # ids remembered, known and unknown: a flood of random ids cannot grow memory
 
@@ -25,12 +26,31 @@ class KeyCache:
         self._ttl_s = ttl_s
         self._clock = clock
         self._entries: OrderedDict[str, tuple[float, ApiKey | None]] = OrderedDict()
+        self._verified: dict[bytes, tuple[float, ApiKey]] = {}  # header digest -> (expiry, record)
 
     async def authorize(self, header: str | None, action: Action) -> ApiKey:
         """The key record behind `header` if it may do `action`; 401/403 errors otherwise
-        (see `assay.security.keys.authorize`)."""
+        (see `assay.security.keys.authorize`).
+
+        A header that verified within the TTL is recognised by its SHA-256 digest and skips parsing
+        and verification (comparing digests leaks nothing about the key); the role and revocation
+        are checked on every call.
+        """
+        if header is not None:
+            digest = hashlib.sha256(header.encode("utf-8", "surrogateescape")).digest()
+            verified = self._verified.get(digest)
+            if verified is not None and verified[0] > self._clock():
+                record = verified[1]
+                if not record.is_revoked and can(record.role, action):
+                    return record
         record = await self.record(key_id(parse_bearer(header)))
-        return authorize(header, lambda _: record, action)
+        checked = authorize(header, lambda _: record, action)
+        assert header is not None and record is not None  # authorize raised otherwise
+        self._verified[hashlib.sha256(header.encode("utf-8", "surrogateescape")).digest()] = (
+            self._entries[record.id][0], record)
+        while len(self._verified) > _MAX_ENTRIES:
+            self._verified.pop(next(iter(self._verified)))
+        return checked
 
     async def record(self, kid: str) -> ApiKey | None:
         now = self._clock()

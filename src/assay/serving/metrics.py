@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
@@ -58,6 +59,7 @@ class ServingMetrics:
         self._registry = registry if registry is not None else CollectorRegistry()
         self._model_info_lock = threading.Lock()
         self._model_info_labels: dict[str, tuple[str, str, str]] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         reg, ns = self._registry, namespace
 
         self._request_duration = Histogram(
@@ -111,6 +113,14 @@ class ServingMetrics:
             ["reason"], namespace=ns, registry=reg,
         )
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, memoised: label lookup is the costly part of a hot-path observation."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     @property
     def registry(self) -> CollectorRegistry:
         """The registry these metrics are registered in (this process's values only)."""
@@ -120,12 +130,12 @@ class ServingMetrics:
 
     def observe_request(self, *, endpoint: str, status: int, model_version: str, route: str, latency_s: float) -> None:
         """Count one answered request; a ``predict`` request's latency also goes into the histogram."""
-        self._requests.labels(endpoint=endpoint, status=str(status)).inc()
+        self._child(self._requests, endpoint, str(status)).inc()
         if endpoint == "predict":
-            self._request_duration.labels(model_version=model_version, route=route).observe(latency_s)
+            self._child(self._request_duration, model_version, route).observe(latency_s)
 
     def observe_rows(self, *, model_version: str, route: str, rows: int) -> None:
-        self._predicted_rows.labels(model_version=model_version, route=route).inc(rows)
+        self._child(self._predicted_rows, model_version, route).inc(rows)
 
     def observe_error(self, kind: str) -> None:
         """Count a failure; `kind` is one of a fixed set ("validation", "auth", "model-error", ...)."""
@@ -138,12 +148,12 @@ class ServingMetrics:
         self._shed.inc()
 
     def observe_batch(self, *, model_version: str, rows: int, requests: int, run_s: float) -> None:
-        self._batch_rows.labels(model_version=model_version).observe(rows)
-        self._batch_requests.labels(model_version=model_version).observe(requests)
-        self._batch_duration.labels(model_version=model_version).observe(run_s)
+        self._child(self._batch_rows, model_version).observe(rows)
+        self._child(self._batch_requests, model_version).observe(requests)
+        self._child(self._batch_duration, model_version).observe(run_s)
 
     def set_queue_rows(self, model_version: str, rows: int) -> None:
-        self._queue_rows.labels(model_version=model_version).set(rows)
+        self._child(self._queue_rows, model_version).set(rows)
 
     def observe_cache(self, *, hits: int, misses: int, errors: int = 0) -> None:
         """Add one lookup's counts of cache hits, misses and failed cache operations."""
