@@ -80,7 +80,7 @@ def keys_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 @keys_app.command("revoke")
 def keys_revoke(ctx: typer.Context, key_id: str = typer.Argument(..., help="The key's id (see `assay keys list`)."),
                 as_json: bool = JSON_OPTION) -> None:
-    """Revoke a key: servers refuse it within a few seconds (their key cache lives 5 s)."""
+    """Revoke a key: running servers refuse it within serving.key_cache_s (default 5 s)."""
     from assay.project.access import revoke_key
 
     with open_project(ctx) as project:
@@ -169,6 +169,7 @@ def _print_change(message: str, deployment: Deployment, as_json: bool) -> None:
 def _deployment_dict(d: Deployment) -> dict[str, Any]:
     return {"model": d.model_name, "production": d.production, "canary": d.canary,
             "canary_percent": d.canary_percent if d.canary is not None else None, "shadow": d.shadow,
+            "fallback": d.fallback,
             "revision": d.revision, "updated_at": d.updated_at, "updated_by": d.updated_by or None}
 
 

@@ -20,6 +20,9 @@ def check_alias_name(alias: str) -> str:
     return alias
 
 
+PRODUCTION = "production"
+
+
 def move_alias(project: Project, ref: str | ModelRef, alias: str, *, reason: str = "") -> AliasChange:
     """Point `alias` at the model version `ref` resolves to. A rejected version is refused: a
     person must change its status first (with a reason, in the audit log)."""
@@ -30,8 +33,21 @@ def move_alias(project: Project, ref: str | ModelRef, alias: str, *, reason: str
             hint=f"read why with `assay models show {model.ref}`; to override, "
             f"`assay models status {model.ref} candidate --reason \"...\"` first",
         )
+    alias = check_alias_name(alias)
+    if alias == PRODUCTION:
+        current = project.metadata.get_deployment(model.name)
+        if current.production != model.version:
+            # Same bookkeeping as `assay deploy --promote`: the replaced model becomes the fallback.
+            project.metadata.change_deployment(
+                model.name, canary=None if current.canary == model.version else current.canary,
+                canary_percent=0.0 if current.canary == model.version else current.canary_percent,
+                shadow=None if current.shadow == model.version else current.shadow, fallback=current.production,
+                action="promote", actor=project.actor, reason=reason, at=project.clock.now(),
+                production=model.version, details={"model": model.ref, "via": "models alias"},
+            )
+            return project.metadata.alias_history(model.name, PRODUCTION)[0]
     return project.metadata.set_alias(
-        model.name, check_alias_name(alias), model.version, actor=project.actor, reason=reason, at=project.clock.now()
+        model.name, alias, model.version, actor=project.actor, reason=reason, at=project.clock.now()
     )
 
 

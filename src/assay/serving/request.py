@@ -36,7 +36,12 @@ class RequestValidationError(AssayError, ValueError):
     def __init__(self, problems: Sequence[Mapping[str, Any]], *, total: int | None = None) -> None:
         total = len(problems) if total is None else total
         first = problems[0]
-        where = f"row {first['row']}, field {first['field']!r}: " if first.get("field") else ""
+        if first.get("row") is not None:
+            where = f"row {first['row']}, field {first['field']!r}: "
+        elif first.get("field"):
+            where = f"header {first['field']}: "
+        else:
+            where = ""
         super().__init__(
             f"{total} problem(s) in the request; first: {where}{first['problem']}",
             hint='send {"rows": [{column: value, ...}, ...]} with the columns of GET /v1/models',
@@ -52,7 +57,7 @@ class RequestTooLargeError(AssayError, ValueError):
 
     def __init__(self, rows: int, limit: int) -> None:
         super().__init__(f"the request has {rows} rows; one request may carry at most {limit}",
-                         hint=f"split it into requests of at most {limit} rows, or use `assay score` for bulk scoring")
+                         hint=f"split it into requests of at most {limit} rows (serving.max_rows_per_request)")
 
 
 @dataclass(frozen=True, slots=True)

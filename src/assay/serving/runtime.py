@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from assay.spec.serving import BatchingSpec
 from assay.training.flavors.base import LoadedModel
 
 _log = structlog.get_logger("assay.serve")
+RETRY_LOAD_S = 30.0  # a version that failed to load is tried again this often
 
 Loader = Callable[[ModelVersion], LoadedModel]
 
@@ -129,6 +131,7 @@ class RouteTable:
         self._use_previous = use_previous
         self.current = Routes(Deployment(model_name=model_name, production=None), None)
         self.last_error: str | None = None
+        self._retry_at = 0.0
         self._lock = asyncio.Lock()
 
     async def refresh(self) -> bool:
@@ -136,7 +139,10 @@ class RouteTable:
         async with self._lock:
             deployment = await asyncio.to_thread(self._read)
             current = self.current
-            if _same(deployment, current.deployment) and (deployment.production is None or current.production):
+            now = time.monotonic()
+            retry = self.last_error is not None and now >= self._retry_at
+            if _same(deployment, current.deployment) and not retry and (
+                    deployment.production is None or current.production):
                 return False
             wanted = {
                 "production": deployment.production,
@@ -169,6 +175,7 @@ class RouteTable:
             routes = Routes(deployment, production, slot("previous"), slot("canary"), slot("shadow"))
             self.current = routes  # the switch: one assignment, every model in it is warm
             self.last_error = "; ".join(errors) or None
+            self._retry_at = now + RETRY_LOAD_S
             in_use = {model.version for model in routes.models()}
             for model in loaded.values():
                 if model.version not in in_use:

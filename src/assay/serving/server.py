@@ -45,7 +45,7 @@ def run_server(project_dir: Path, *, host: str, port: int, workers: int, threads
         config = uvicorn.Config(app, **common)  # type: ignore[arg-type]
         uvicorn.Server(config).run()
         return
-    metrics_dir = project_dir / STATE_DIR / "serve-metrics"
+    metrics_dir = project_dir / STATE_DIR / f"serve-metrics-{port}"  # one per server on this project
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
