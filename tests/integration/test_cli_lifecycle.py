@@ -121,17 +121,19 @@ def test_alias_moves_are_recorded_with_actor_and_reason(
 ) -> None:
     project_dir = _copy_project(demo_dir, tmp_path / "alias")
     monkeypatch.setenv("ASSAY_ACTOR", "alice")
-    moved = cli_json(capsys, "-C", str(project_dir), "models", "alias", "credit-default:1", "production", "--reason", "first release")
+    moved = cli_json(capsys, "-C", str(project_dir), "models", "alias", "credit-default:1", "staging", "--reason", "first release")
     assert moved["version"] == 1 and moved["previous_version"] is None and moved["actor"] == "alice"
-    shown = cli_json(capsys, "-C", str(project_dir), "models", "show", "credit-default@production")
-    assert shown["aliases"] == ["production"]
-    code, _, _ = cli(capsys, "-C", str(project_dir), "models", "unalias", "credit-default", "production", "--reason", "rollback drill")
+    shown = cli_json(capsys, "-C", str(project_dir), "models", "show", "credit-default@staging")
+    assert shown["aliases"] == ["production", "staging"]  # the demo promoted it to production
+    code, _, _ = cli(capsys, "-C", str(project_dir), "models", "unalias", "credit-default", "staging", "--reason", "rollback drill")
     assert code == 0
     with Project.open(project_dir, settings=Settings(actor="alice")) as project:
         entries = [e for e in project.metadata.list_audit() if e.action == "alias.moved"]
-        assert [(e.actor, e.details.get("reason")) for e in entries] == [("alice", "first release"), ("alice", "rollback drill")]
-        assert project.metadata.get_alias("credit-default", "production") is None
-    code, _, err = cli(capsys, "-C", str(project_dir), "models", "show", "credit-default@production")
+        assert [(e.subject, e.details.get("reason")) for e in entries][0] == (
+            "credit-default@production", "assay demo: the first model that passed its gates")
+        assert [(e.actor, e.details.get("reason")) for e in entries[1:]] == [("alice", "first release"), ("alice", "rollback drill")]
+        assert project.metadata.get_alias("credit-default", "staging") is None
+    code, _, err = cli(capsys, "-C", str(project_dir), "models", "show", "credit-default@staging")
     assert code == 5 and "alias" in err
 
 

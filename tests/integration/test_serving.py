@@ -450,3 +450,17 @@ def test_identical_rows_are_answered_from_the_shared_redis_cache(
         metrics = httpx.get(f"{second.url}/metrics", headers={"Authorization": f"Bearer {keys['read']}"}).text
     assert again["predictions"] == answer["predictions"]
     assert "assay_cache_hits_total 3.0" in metrics
+
+
+def test_several_workers_share_one_port_and_report_merged_metrics(server: Server, keys: dict[str, str]) -> None:
+    rows = sample_rows(server.project_dir, 1)
+    with serving(server.project_dir, workers=2) as pool:
+        answers = [predict(pool, keys["predict"], rows) for _ in range(30)]
+        text = httpx.get(f"{pool.url}/metrics", headers={"Authorization": f"Bearer {keys['read']}"}).text
+        log = pool.log()
+    assert all(a.status_code == 200 for a in answers)
+    # Request ids carry a per-process prefix: more than one worker answered.
+    assert len({a.json()["request_id"].split("-")[0] for a in answers}) == 2
+    # Whichever worker answers /metrics reports every worker's requests.
+    assert 'assay_requests_total{endpoint="predict",status="200"} 30.0' in text
+    assert log.count('"serve.started"') == 2 and all(line.startswith("{") for line in log.splitlines() if line)
