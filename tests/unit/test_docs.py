@@ -32,13 +32,65 @@ SPEC_MODELS = tuple(
 assert Spec in SPEC_MODELS
 
 
-def _error_codes() -> list[str]:
-    """Every `code` defined on an exception class in assay.errors (defined there, not inherited)."""
-    return sorted(
+# Modules that define AssayError subclasses outside assay.errors; importing them registers their classes.
+ERROR_MODULES = [
+    "assay.errors",
+    "assay.security",
+    "assay.security.keys",
+    "assay.security.secrets",
+    "assay.security.tokens",
+    "assay.serving.app",
+    "assay.serving.request",
+    "assay.serving.batcher",
+    "assay.serving.predlog",
+    "assay.serving.auth",
+    "assay.project.deployment",
+    "assay.project.access",
+]
+for _module in ERROR_MODULES:
+    importlib.import_module(_module)
+
+# Codes that never reach a user, so they have no page. Keep this short and say why for each.
+INTERNAL_CODES = {
+    # Base classes, never raised as they are: a user sees a subclass's code.
+    "auth-error": "base of the auth-* errors",
+    "auth-unauthenticated": "base of the 401 auth-* errors",
+    "serving-error": "base of the serving errors",
+    "predlog-error": "base of the prediction-log errors",
+    # Handled inside the server: the fallback answers, or the client gets model-unavailable.
+    "serving-timeout": "deadline missed; answered by the fallback (fallback_reason timeout)",
+    "serving-model-error": "model raised; answered by the fallback (fallback_reason model-error)",
+    "serving-unavailable": "batcher stopped; answered by the fallback (fallback_reason unavailable)",
+    # Guards against programming errors: the HTTP layer checks first, so they cannot be reached from a request.
+    "serving-invalid-request": "batcher guard (no rows, NaN deadline); parse_body refuses empty rows first",
+    "predlog-record": "inconsistent PredictionRecord built by the server itself: a bug",
+    "predlog-closed": "append after close during shutdown: a bug",
+    "token-unsupported-type": "the server only tokenises JSON scalars, which all have a canonical text",
+    # Shed before they happen (serving-overloaded) or caught, counted and logged by type only.
+    "predlog-backpressure": "the server sheds with serving-overloaded before the log blocks",
+    "predlog-write-failed": "caught by the server; counted in metrics and logged by class name",
+}
+
+
+def _subclasses(cls: type) -> Iterator[type]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _all_error_codes() -> list[str]:
+    """Every `code` defined (not inherited) on an AssayError subclass in an assay module."""
+    classes = {errors.AssayError, *_subclasses(errors.AssayError)}
+    return sorted({
         cls.__dict__["code"]
-        for _, cls in inspect.getmembers(errors, inspect.isclass)
-        if issubclass(cls, errors.AssayError) and "code" in cls.__dict__
-    )
+        for cls in classes
+        if cls.__module__.startswith("assay.") and "code" in cls.__dict__
+    })
+
+
+def _error_codes() -> list[str]:
+    """The codes a user can see: every code except the documented internal ones."""
+    return [code for code in _all_error_codes() if code not in INTERNAL_CODES]
 
 
 def _spec_keys() -> list[tuple[str, str]]:
@@ -61,7 +113,18 @@ def _command_paths(command: object, prefix: tuple[str, ...] = ()) -> Iterator[tu
 def test_error_codes_are_found() -> None:
     codes = _error_codes()
     assert "assay-error" in codes and "artifact-tampered" in codes
-    assert len(codes) == len(set(codes)), "two error classes share a code"
+    assert {"auth-forbidden", "model-unavailable", "deployment-error", "key-name", "secret-empty"} <= set(codes)
+    defined = [
+        cls.__dict__["code"]
+        for cls in {errors.AssayError, *_subclasses(errors.AssayError)}
+        if cls.__module__.startswith("assay.") and "code" in cls.__dict__
+    ]
+    assert len(defined) == len(set(defined)), "two error classes share a code"
+
+
+def test_internal_codes_exist() -> None:
+    stale = set(INTERNAL_CODES) - set(_all_error_codes())
+    assert not stale, f"INTERNAL_CODES lists codes no class defines: {sorted(stale)}"
 
 
 @pytest.mark.parametrize("code", _error_codes())
