@@ -70,7 +70,7 @@ class RequestTooLargeError(ServingError, ValueError):
     def __init__(self, *, rows: int, max_queue_rows: int) -> None:
         super().__init__(
             f"the request has {rows} rows, more than the queue holds ({max_queue_rows})",
-            hint=f"split it into requests of at most {max_queue_rows} rows, or use batch scoring",
+            hint=f"split it into requests of at most {max_queue_rows} rows, or raise max_queue_rows",
         )
 
 
