@@ -23,6 +23,7 @@ import pandas as pd
 import structlog
 from threadpoolctl import threadpool_limits
 
+from assay.errors import AssayError
 from assay.registry.records import Deployment, ModelVersion
 from assay.serving.batcher import BatchStats, MicroBatcher
 from assay.serving.request import InputColumn, RowBlock, model_frame
@@ -33,6 +34,12 @@ _log = structlog.get_logger("assay.serve")
 RETRY_LOAD_S = 30.0  # a version that failed to load is tried again this often
 
 Loader = Callable[[ModelVersion], LoadedModel]
+
+
+class ModelUnavailableError(AssayError):
+    """No model could answer: nothing in production, or the model and every fallback failed (503)."""
+
+    code = "model-unavailable"
 
 
 class ServedModel:
@@ -200,4 +207,4 @@ def _same(a: Deployment, b: Deployment) -> bool:
         b.revision, b.production, b.canary, b.canary_percent, b.shadow, b.fallback)
 
 
-__all__ = ["Routes", "RouteTable", "ServedModel", "bucket"]
+__all__ = ["ModelUnavailableError", "Routes", "RouteTable", "ServedModel", "bucket"]

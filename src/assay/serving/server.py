@@ -14,8 +14,9 @@ from pathlib import Path
 import uvicorn
 
 from assay.project.settings import STATE_DIR
-from assay.serving.app import ServeOptions, ServingApp, create_app
+from assay.serving.app import ServingApp, create_app
 from assay.serving.logs import configure_logging
+from assay.serving.service import ServeOptions
 
 PROJECT_ENV = "ASSAY_SERVE_PROJECT"
 ACCESS_LOG_ENV = "ASSAY_SERVE_ACCESS_LOG"

@@ -9,7 +9,15 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from assay.security.keys import Action, ApiKey, ForbiddenError, InvalidKeyError, Role, generate_key, key_id
+from assay.security.keys import (
+    Action,
+    ApiKey,
+    ForbiddenError,
+    InvalidKeyError,
+    Role,
+    generate_key,
+    key_id,
+)
 from assay.serving.auth import KeyCache
 from assay.serving.guard import CanaryGuard
 from assay.serving.runtime import bucket
