@@ -101,6 +101,33 @@ class RowSchema:
         return [c.name for c in self.columns]
 
     def check_rows(self, rows: list[Any]) -> RowBlock:
+        """The rows as a `RowBlock`, or `RequestValidationError` naming every row and field at fault."""
+        return self._check_fast(rows) or self._check_each(rows)
+
+    def _check_fast(self, rows: list[Any]) -> RowBlock | None:
+        """Column at a time with C-level passes (type sets, map), for rows that are all valid and
+        have no date columns; None sends them to `_check_each`, which also names the problems.
+        Both give the same block (tested)."""
+        if not all(type(row) is dict for row in rows):
+            return None
+        columns: dict[str, list[Any]] = {}
+        for column in self.columns:
+            converted = _fast_column(column, [row.get(column.name) for row in rows])
+            if converted is None:
+                return None
+            columns[column.name] = converted
+        names = list(columns)
+        kept = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+        for name in self.pii:
+            for row, record in zip(rows, kept, strict=True):
+                if name in row:
+                    record[name] = _text_or_none(row[name])
+        entity_ids = None
+        if self.entity is not None:
+            entity_ids = ["" if (e := row.get(self.entity)) is None else str(e) for row in rows]
+        return RowBlock(columns, kept, entity_ids)
+
+    def _check_each(self, rows: list[Any]) -> RowBlock:
         problems: list[dict[str, Any]] = []
         total = 0
         columns: dict[str, list[Any]] = {c.name: [] for c in self.columns}
@@ -250,6 +277,36 @@ def _check_value(column: InputColumn, value: Any) -> tuple[Any, str | None]:
             parsed = parsed.replace(tzinfo=UTC)
         return parsed.timestamp(), None
     return value, None
+
+
+_NONE = type(None)
+
+
+def _fast_column(column: InputColumn, values: list[Any]) -> list[Any] | None:
+    """The column's values as the model takes them if every one is valid, else None."""
+    types = set(map(type, values))
+    has_none = _NONE in types
+    if has_none:
+        if not column.nullable:
+            return None
+        types.discard(_NONE)
+    kind = column.kind
+    if kind in _NUMERIC:
+        if not types <= {float, int}:
+            return None
+        present = [v for v in values if v is not None] if has_none else values
+        if kind == "int" and float in types and not all(map(float.is_integer, (v for v in present if type(v) is float))):
+            return None
+        if not all(map(math.isfinite, present)):
+            return None
+        return [None if v is None else float(v) for v in values] if has_none else list(map(float, values))
+    if kind == "bool":
+        if not types <= {bool}:
+            return None
+        return [None if v is None else float(v) for v in values]
+    if kind in _TEXT:
+        return values if types <= {str} else None
+    return None  # dates and datetimes: parsed one by one
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -114,3 +114,29 @@ def test_the_openapi_schema_requires_non_nullable_columns() -> None:
     assert rows["maxItems"] == 7
     assert set(rows["items"]["required"]) == {"amount", "term", "region"}
     assert rows["items"]["properties"]["opened"] == {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.fixed_dictionaries({
+    "amount": st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-10**6, 10**6), st.none(),
+                        st.text(max_size=2), st.booleans()),
+    "term": st.one_of(st.integers(0, 600), st.floats(0, 600), st.none()),
+    "income": st.none() | st.floats(0, 1e7) | st.integers(0, 10),
+    "region": st.sampled_from(["east", "west", "north"]) | st.none() | st.integers(0, 2),
+    "note": st.none() | st.text(max_size=5),
+    "vip": st.none() | st.booleans() | st.integers(0, 1)},
+    optional={"email": st.none() | st.text(max_size=3) | st.integers(0, 3), "customer": st.integers(0, 9)}),
+    min_size=1, max_size=6))
+def test_the_fast_check_gives_the_same_block_or_the_same_problems_as_the_careful_one(rows: list[dict]) -> None:
+    signature = {"inputs": [c for c in SIGNATURE["inputs"] if c["type"] != "date"], "output": SIGNATURE["output"]}
+    schema = RowSchema(signature, pii=["email"], entity="customer")
+    try:
+        careful = schema._check_each(rows)
+    except RequestValidationError as exc:
+        with pytest.raises(RequestValidationError) as caught:
+            schema.check_rows(rows)
+        assert caught.value.problems == exc.problems
+        return
+    fast = schema._check_fast(rows)
+    assert fast is not None
+    assert (fast.columns, fast.rows, fast.entity_ids) == (careful.columns, careful.rows, careful.entity_ids)
