@@ -24,11 +24,10 @@ def serve_command(
 ) -> None:
     """Serve the project's production model over HTTP until stopped (Ctrl-C or SIGTERM drains).
 
-    POST /v1/predict with `Authorization: Bearer KEY` (create one with `assay keys create --role
-    predict --name NAME`) and {"rows": [{column: value, ...}]}. Also: GET /healthz, /readyz,
-    /metrics, /v1/models, /openapi.json. Deployment changes (`assay deploy`, `assay rollback`)
-    reach a running server within serving.poll_interval_s, without a restart.
-    """
+    Clients POST rows to /v1/predict with an Authorization: Bearer KEY header (make a key with: assay keys create --role predict --name NAME).
+
+    Also: GET /healthz, /readyz, /metrics, /v1/models and /openapi.json. Deploys and rollbacks reach a running server within serving.poll_interval_s, with no restart. See docs/serving.md.
+    """  # noqa: E501 - one line per paragraph: the help reflows them
     from assay.serving.server import run_server
 
     with open_project(ctx) as project:
