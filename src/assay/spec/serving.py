@@ -26,7 +26,7 @@ def _secret_ref(value: str | None, field: str) -> str | None:
 class BatchingSpec(SpecModel):
     """Adaptive micro-batching: concurrent requests share one model call."""
 
-    max_batch_rows: int = Field(256, ge=1, le=100_000, description="Rows in one model call at most.")
+    max_batch_rows: int = Field(1024, ge=1, le=100_000, description="Rows in one model call at most.")
     max_wait_ms: float = Field(2.0, ge=0, le=1_000, description="How long a lone request waits for company.")
     max_queue_rows: int = Field(
         20_000, ge=1, le=10_000_000, description="Rows waiting at most; past this the server answers 503 at once."
