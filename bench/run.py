@@ -2,7 +2,7 @@
 
     python bench/run.py [NAME ...] [--repeat N] [--quick] [--json-out PATH] [--check]
                         [--json] [--plain] [--list] [--mlflow-python PATH] [--pandera-python PATH]
-                        [--bentoml-python PATH] [--duration S]
+                        [--bentoml-python PATH] [--duration S] [--model reference|demo|both]
 
 A benchmark is a module `bench/<name>/bench.py` with `run(repeat: int, quick: bool) -> dict`
 returning `metrics`, `baselines`, `targets` and `verdicts` (see bench/README.md). Each run is
@@ -151,6 +151,13 @@ def render(document: Mapping[str, Any], stream: TextIO, *, plain: bool) -> None:
             observed = "not measured" if v["observed"] is None else f"{fmt(v['observed'])} {v['unit']}"
             print(f"{name}: {outcome} {v['metric']}: {observed} (target {v.get('op', '<')} {fmt(v['threshold'])} "
                   f"{v['unit']})", file=stream)
+        for v in result.get("informational_verdicts", []):
+            outcome = "would pass" if v["met"] else "would miss"
+            observed = "not measured" if v["observed"] is None else f"{fmt(v['observed'])} {v['unit']}"
+            ceiling = v.get("raw_batch1000_rows_s")
+            print(f"{name}: INFO ({outcome}; {v.get('informational', 'informational')}) {v['metric']}: {observed} "
+                  f"(target {v.get('op', '<')} {fmt(v['threshold'])} {v['unit']}; this model's raw ceiling "
+                  f"{fmt(ceiling)} rows/s in 1,000-row batches)", file=stream)
     print(f"JSON: {document['run']['json_path']}", file=stream)
 
 
@@ -174,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(sets ASSAY_BENCH_PANDERA_PYTHON for the benchmarks)")
     parser.add_argument("--bentoml-python", help="python of a separate venv with BentoML, for the serve benchmark "
                         "(sets ASSAY_BENCH_BENTOML_PYTHON; see bench/setup-bentoml-venv.sh)")
+    parser.add_argument("--model", choices=("reference", "demo", "both"), help="the serve benchmark's model "
+                        "(sets ASSAY_BENCH_SERVE_MODEL; default both: the issue's reference model, then the demo)")
     parser.add_argument("--duration", type=float, help="seconds of measured load per scenario, for the serve "
                         "benchmark (sets ASSAY_BENCH_SERVE_DURATION_S; default 5, 2 with --quick)")
     args = parser.parse_args(argv)
@@ -194,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ASSAY_BENCH_PANDERA_PYTHON"] = args.pandera_python
     if args.bentoml_python:
         os.environ["ASSAY_BENCH_BENTOML_PYTHON"] = args.bentoml_python
+    if args.model:
+        os.environ["ASSAY_BENCH_SERVE_MODEL"] = args.model
     if args.duration is not None:
         if args.duration <= 0:
             parser.error("--duration must be positive")

@@ -1,6 +1,20 @@
 """The `serve` benchmark: online prediction over HTTP. `assay serve` against a FastAPI per-request
-floor and BentoML with adaptive batching, all serving the registered demo credit model with one
-worker, loaded by `wrk` from a separate process; plus the model's raw in-process predict rate.
+floor and BentoML with adaptive batching, all serving the same registered model with one worker,
+loaded by `wrk` from a separate process; plus the model's raw in-process predict rate.
+
+Two models (`--model demo|reference|both`, default both, one after the other):
+- `reference`: the model the issue's targets were set for: sklearn HistGradientBoostingClassifier
+  with default params (max_iter 100) on 20 numeric features, no calibration. The bench writes the
+  project itself (REFERENCE_ROWS seeded synthetic rows, x0..x19 normal, a binary target from a
+  seeded logistic function of a few columns, an `id` column; an assay.yaml with a random split and
+  no gates), then `assay run`, `assay deploy reference:1 --promote`. PASS/MISS verdicts are judged
+  on this model.
+- `demo`: `assay demo` (credit default: 200 trees, categorical preprocessing, calibrator). Its
+  figures are compared with the same targets for information only, next to the model's own raw
+  ceiling (rows/s in 1,000-row batches): the targets were not set for it.
+
+Every `assay` command is `python -m assay` with this checkout's src/ first on PYTHONPATH, so the
+assay under test is the one in this tree, whatever `assay` console script is on PATH.
 
 Each target is started as a subprocess (own process group, `OMP_NUM_THREADS=1` and the other
 pinned thread pools) on 127.0.0.1 with a free port, polled on `GET /readyz` for at most
@@ -19,8 +33,8 @@ Files: server.py (a target's process group, readiness, wrk), post.lua (the wrk s
 (the model as the baselines load it), fastapi_floor.py, bentoml_service.py, workers/ (prepare the
 request bodies; raw predict rates).
 
-Run through the runner (`python bench/run.py serve [--quick] [--repeat N]`) or alone:
-    python bench/serve/bench.py [--repeat N] [--quick] [--duration S] [--bentoml-python PATH]
+Run through the runner (`python bench/run.py serve [--quick] [--repeat N] [--model M]`) or alone:
+    python bench/serve/bench.py [--repeat N] [--quick] [--duration S] [--bentoml-python PATH] [--model M]
 """
 
 from __future__ import annotations
@@ -38,7 +52,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import WorkerError, child_env, load_average, log, run_json, summarise  # noqa: E402
+from harness import REPO_DIR, WorkerError, child_env, load_average, log, run_json, summarise  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -52,7 +66,11 @@ QUICK_REPEAT = 1
 DEFAULT_DURATION_S = 5.0
 QUICK_DURATION_S = 2.0
 WARMUP_S = 1.0
-DEMO_ROWS = 60_000  # the demo's default: the model everyone else measures
+DEMO_ROWS = 60_000  # the demo's default
+REFERENCE_ROWS = 60_000
+REFERENCE_SEED = 20_240_601
+MODELS = ("reference", "demo")  # `both` runs them in this order
+DEFAULT_MODEL = "both"
 DEFAULT_WORK_DIR = Path("/tmp/assay-bench-serve")
 DEFAULT_BENTOML_PYTHON = Path("/tmp/bentoml-venv/bin/python")
 
@@ -79,29 +97,100 @@ DESCRIPTIONS = {
 # --- set-up -------------------------------------------------------------------------------
 
 
-def make_project(work_dir: Path) -> Path:
-    """A fresh demo project, made by the assay under test: a cached one could hold a schema that a
+def assay_source_root() -> str:
+    """The src/ folder of the assay under test: this checkout's, else wherever `assay` imports from."""
+    local = REPO_DIR / "src"
+    if (local / "assay" / "__init__.py").exists():
+        return str(local)
+    spec = importlib.util.find_spec("assay")
+    if spec is None or spec.origin is None:
+        raise TargetUnavailable("assay is not importable in the project's environment")
+    return str(Path(spec.origin).resolve().parents[1])
+
+
+def bench_env() -> dict[str, str]:
+    """child_env() with the assay under test first on PYTHONPATH (for `python -m assay` and the workers)."""
+    env = child_env()
+    env["PYTHONPATH"] = os.pathsep.join([assay_source_root(), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+ASSAY = [sys.executable, "-m", "assay"]
+
+
+def _assay(args: Sequence[str], env: Mapping[str, str], *, timeout_s: float = 600) -> str:
+    done = subprocess.run([*ASSAY, *args], env=dict(env), capture_output=True, text=True, timeout=timeout_s, check=False)
+    if done.returncode != 0:
+        raise WorkerError(f"assay {' '.join(args)} exited {done.returncode}:\n{(done.stderr or done.stdout)[-3000:]}")
+    return done.stdout
+
+
+def make_project(work_dir: Path, model: str, env: Mapping[str, str]) -> Path:
+    """A fresh project, made by the assay under test: a cached one could hold a schema that a
     newer checkout no longer serves."""
-    project = work_dir / f"demo-{DEMO_ROWS}"
+    project = work_dir / (f"demo-{DEMO_ROWS}" if model == "demo" else f"reference-{REFERENCE_ROWS}")
     shutil.rmtree(project, ignore_errors=True)
     work_dir.mkdir(parents=True, exist_ok=True)
-    log(f"serve: creating the demo project in {project}")
-    done = subprocess.run(["assay", "demo", "--dir", str(project), "--rows", str(DEMO_ROWS), "--json"],
-                          env=child_env(), capture_output=True, text=True, timeout=600, check=False)
-    if done.returncode != 0:
-        raise WorkerError(f"assay demo exited {done.returncode}:\n{done.stderr[-3000:]}")
+    log(f"serve: creating the {model} project in {project}")
+    if model == "demo":
+        _assay(["demo", "--dir", str(project), "--rows", str(DEMO_ROWS), "--json"], env)
+        return project
+    write_reference_project(project)
+    _assay(["-C", str(project), "run", "--json"], env)
+    _assay(["-C", str(project), "deploy", "reference:1", "--promote", "--reason", "serve benchmark", "--json"], env)
     return project
+
+
+REFERENCE_SPEC = """\
+# Written by bench/serve/bench.py: the issue's reference model for the serve targets.
+version: 1
+project: reference
+seed: 42
+data:
+  source: data/reference.csv
+  name: reference
+  target: y
+  id: id
+split:
+  strategy: stratified
+  validation_fraction: 0.1
+  test_fraction: 0.2
+model:
+  name: reference
+  task: classification
+  flavor: sklearn
+  estimator: sklearn.ensemble.HistGradientBoostingClassifier
+  params: {}
+  threads: 1
+evaluation:
+  primary: roc_auc
+  confidence: {resamples: 0}
+"""
+
+
+def write_reference_project(project: Path) -> None:
+    """REFERENCE_ROWS rows: id, x0..x19 ~ N(0, 1) (seeded), y ~ Bernoulli(sigmoid(a few columns))."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(REFERENCE_SEED)
+    x = rng.standard_normal((REFERENCE_ROWS, 20))
+    logit = 1.5 * x[:, 0] - 1.0 * x[:, 1] + 0.8 * x[:, 2] * x[:, 3] + 0.5 * np.abs(x[:, 4]) - 0.4
+    y = (rng.random(REFERENCE_ROWS) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
+    frame = pl.DataFrame({"id": [f"r{i:06d}" for i in range(REFERENCE_ROWS)],
+                          **{f"x{j}": x[:, j] for j in range(20)}, "y": y})
+    (project / "data").mkdir(parents=True, exist_ok=True)
+    frame.write_csv(project / "data" / "reference.csv")
+    (project / "assay.yaml").write_text(REFERENCE_SPEC)
 
 
 def assay_target(project: Path, env: dict[str, str]) -> Target:
     """`assay serve` with a predict key, or TargetUnavailable saying why not."""
-    if shutil.which("assay") is None:
-        raise TargetUnavailable("no `assay` console script on PATH")
-    probe = subprocess.run(["assay", "serve", "--help"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    probe = subprocess.run([*ASSAY, "serve", "--help"], env=env, capture_output=True, text=True, timeout=60, check=False)
     if probe.returncode != 0:
         raise TargetUnavailable("`assay serve` is not available in this checkout "
                                 f"({(probe.stderr or probe.stdout).strip().splitlines()[-1:] or ['no output']})")
-    keys = subprocess.run(["assay", "-C", str(project), "keys", "create", "--role", "predict", "--name", "bench", "--json"],
+    keys = subprocess.run([*ASSAY, "-C", str(project), "keys", "create", "--role", "predict", "--name", "bench", "--json"],
                           env=env, capture_output=True, text=True, timeout=60, check=False)
     if keys.returncode != 0:
         raise TargetUnavailable(f"`assay keys create` failed ({keys.returncode}): {keys.stderr.strip()[-300:]}")
@@ -109,7 +198,7 @@ def assay_target(project: Path, env: dict[str, str]) -> Target:
         token = json.loads(keys.stdout)["key"]
     except (ValueError, KeyError) as exc:
         raise TargetUnavailable(f"`assay keys create --json` printed no `key`: {keys.stdout[:200]!r}") from exc
-    return Target("assay", ["assay", "-C", str(project), "serve", "--host", "127.0.0.1", "--port", "{port}",
+    return Target("assay", [*ASSAY, "-C", str(project), "serve", "--host", "127.0.0.1", "--port", "{port}",
                             "--workers", "1"], "/v1/predict", env, token=token)
 
 
@@ -129,13 +218,6 @@ def bentoml_target(project: Path, env: dict[str, str], bentoml_python: str | Non
     return Target("bentoml", [bentoml_python, "-m", "bentoml", "serve", "bentoml_service:CreditModel",
                               "--host", "127.0.0.1", "--port", "{port}"], "/predict", bento_env, cwd=HERE,
                   answer_key=None)
-
-
-def assay_source_root() -> str:
-    spec = importlib.util.find_spec("assay")
-    if spec is None or spec.origin is None:
-        raise TargetUnavailable("assay is not importable in the project's environment")
-    return str(Path(spec.origin).resolve().parents[1])
 
 
 def resolve_bentoml_python(explicit: str | None) -> str | None:
@@ -173,15 +255,58 @@ def drive(server: Server, scenarios: Sequence[tuple[str, int, int]], bodies: Map
 
 
 def run(repeat: int, quick: bool, *, duration_s: float | None = None, bentoml_python: str | None = None,
-        work_dir: Path | None = None) -> dict[str, Any]:
+        work_dir: Path | None = None, model: str | None = None) -> dict[str, Any]:
+    """Each chosen model in turn (MODELS order for `both`), merged into one result: every metric
+    prefixed with its model; verdicts for the reference model, informational ones for the demo."""
+    model = model or os.environ.get("ASSAY_BENCH_SERVE_MODEL") or DEFAULT_MODEL
+    if model not in (*MODELS, "both"):
+        raise SystemExit(f"--model must be one of {', '.join((*MODELS, 'both'))}, not {model!r}")
+    chosen = MODELS if model == "both" else (model,)
+    parts = {m: run_model(m, repeat, quick, duration_s=duration_s, bentoml_python=bentoml_python, work_dir=work_dir)
+             for m in chosen}
+    return merge(parts, model)
+
+
+def merge(parts: Mapping[str, Mapping[str, Any]], model: str) -> dict[str, Any]:
+    first = next(iter(parts.values()))
+    out: dict[str, Any] = {
+        "name": "serve", "description": first["description"] + f"; model(s): {', '.join(parts)}",
+        "params": {"model": model, **{k: v for k, v in first["params"].items() if k in (
+            "repeat", "quick", "duration_s", "warmup_s", "scenarios", "wrk", "bentoml_python", "child_env")},
+                   "per_model": {m: r["params"] for m, r in parts.items()}},
+        "metrics": {}, "baselines": {}, "targets": {}, "verdicts": [], "informational_verdicts": [],
+        "scenarios": {}, "tables": {}, "checks": {}, "unavailable": {}, "notes": []}
+    for m, r in parts.items():
+        for section in ("metrics", "baselines", "scenarios"):
+            out[section].update({f"{m}.{k}": v for k, v in r[section].items()})
+        out["checks"].update({f"{m}.{k}": v for k, v in r["checks"].items()})
+        out["unavailable"].update({f"{m}.{k}": v for k, v in r["unavailable"].items()})
+        for title, table in r["tables"].items():
+            out["tables"][f"model {m}: {title}"] = table
+        out["notes"].extend(f"[{m}] {n}" for n in r["notes"])
+        ceiling = r["baselines"].get("raw.batch1000.rows_s", {}).get("median")
+        for v in r["verdicts"]:
+            v = {**v, "metric": f"{m}.{v['metric']}", "model": m}
+            if m == "reference":
+                out["verdicts"].append(v)
+                out["targets"][v["metric"]] = r["targets"][v["metric"].split(".", 1)[1]]
+            else:
+                out["informational_verdicts"].append({**v, "raw_batch1000_rows_s": ceiling, "informational": (
+                    "targets set for the reference model (20 numeric features, default HistGradientBoosting), "
+                    "not this one")})
+    return out
+
+
+def run_model(model: str, repeat: int, quick: bool, *, duration_s: float | None = None,
+              bentoml_python: str | None = None, work_dir: Path | None = None) -> dict[str, Any]:
     duration_s = duration_s or float(os.environ.get("ASSAY_BENCH_SERVE_DURATION_S") or 0) or (
         QUICK_DURATION_S if quick else DEFAULT_DURATION_S)
     work_dir = work_dir or DEFAULT_WORK_DIR
     scenarios = SCENARIOS if quick else SCENARIOS + EXTRA_SCENARIOS
     if not Path(WRK).exists():
         raise SystemExit(f"wrk not found ({WRK}); install it (apt-get install wrk)")
-    env = child_env()
-    project = make_project(work_dir)
+    env = bench_env()
+    project = make_project(work_dir, model, env)
     sizes = sorted({rows for _, rows, _ in scenarios})
     prepared = run_json([sys.executable, str(WORKERS / "prepare.py"), str(project), str(work_dir / "bodies"),
                          *map(str, sizes)], env=env, timeout_s=300)
@@ -211,14 +336,14 @@ def run(repeat: int, quick: bool, *, duration_s: float | None = None, bentoml_py
         loads.append(load_average())
         shift = i % len(contenders)
         for name in contenders[shift:] + contenders[:shift]:
-            log(f"serve: repetition {i + 1}/{repeat}: {name}")
+            log(f"serve: {model}: repetition {i + 1}/{repeat}: {name}")
             if name == "raw":
                 raw["raw"].append(run_json([sys.executable, str(WORKERS / "raw.py"), str(project), str(duration_s)],
                                            env=env, timeout_s=120 + 8 * duration_s))
                 continue
             target = by_name[name]
             try:
-                with Server(target, logs_dir / f"{name}-{i + 1}.log") as server:
+                with Server(target, logs_dir / f"{model}-{name}-{i + 1}.log") as server:
                     checks.setdefault(name, check_answer(server, bodies[max(sizes)], expected[max(sizes)]))
                     raw[name].append(drive(server, scenarios, bodies, duration_s))
             except TargetUnavailable as exc:
@@ -228,7 +353,7 @@ def run(repeat: int, quick: bool, *, duration_s: float | None = None, bentoml_py
     loads.append(load_average())
     return _report(raw, unavailable, checks, scenarios=scenarios, repeat=repeat, quick=quick, duration_s=duration_s,
                    project=project, prepared=prepared, bentoml_python=resolve_bentoml_python(bentoml_python),
-                   loads=loads)
+                   loads=loads, model=model)
 
 
 def _brief(reason: str) -> str:
@@ -239,7 +364,7 @@ def _brief(reason: str) -> str:
 
 def _report(raw: Mapping[str, list[Any]], unavailable: Mapping[str, str], checks: Mapping[str, Any], *,
             scenarios: Sequence[tuple[str, int, int]], repeat: int, quick: bool, duration_s: float, project: Path,
-            prepared: Mapping[str, Any], bentoml_python: str | None, loads: list[Any]) -> dict[str, Any]:
+            prepared: Mapping[str, Any], bentoml_python: str | None, loads: list[Any], model: str) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     baselines: dict[str, Any] = {}
     scenario_figures: dict[str, Any] = {}
@@ -312,6 +437,8 @@ def _report(raw: Mapping[str, list[Any]], unavailable: Mapping[str, str], checks
         met = observed is not None and (observed >= threshold if op == ">=" else observed < threshold)
         verdicts.append({"metric": metric, "op": op, "threshold": threshold, "unit": unit, "observed": observed,
                          "met": met, "source": ISSUE, **({} if observed is not None else {"measured": False})})
+    if ceiling is not None and ceiling >= 120_000:
+        notes.append(f"raw ceiling of this model: {ceiling:,.0f} rows/s predicting 1,000-row frames on one thread")
     notes.append("req/s and rows/s count 2xx answers only; non-2xx = answers with status >= 400 (wrk's count; none "
                  "of these servers redirect); errors = socket connect/read/write errors and 10 s timeouts")
     notes.append("wrk runs on the same 2 cores as the server (1 thread at concurrency 1, else 2): the load generator "
@@ -325,7 +452,8 @@ def _report(raw: Mapping[str, list[Any]], unavailable: Mapping[str, str], checks
         "params": {
             "repeat": repeat, "quick": quick, "duration_s": duration_s, "warmup_s": WARMUP_S,
             "scenarios": [{"name": n, "rows_per_request": r, "concurrency": c} for n, r, c in scenarios],
-            "project": str(project), "demo_rows": DEMO_ROWS, "model_inputs": [c["name"] for c in prepared["inputs"]],
+            "project": str(project), "model": model,
+            "rows": DEMO_ROWS if model == "demo" else REFERENCE_ROWS, "model_inputs": [c["name"] for c in prepared["inputs"]],
             "bodies": prepared["bodies"], "wrk": WRK, "bentoml_python": bentoml_python,
             "child_env": {k: v for k, v in child_env().items() if k.endswith("_THREADS")},
             "load_average_per_repetition": loads,
@@ -351,11 +479,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--duration", type=float, default=None, help="seconds of measured load per scenario "
                         f"(default {DEFAULT_DURATION_S:g}; {QUICK_DURATION_S:g} with --quick)")
+    parser.add_argument("--model", choices=(*MODELS, "both"), default=None, help="which model to serve "
+                        f"(env ASSAY_BENCH_SERVE_MODEL; default {DEFAULT_MODEL}: reference, then demo)")
     parser.add_argument("--bentoml-python", default=None, help="python of a venv with BentoML (env "
                         f"ASSAY_BENCH_BENTOML_PYTHON; default {DEFAULT_BENTOML_PYTHON} if it exists)")
     args = parser.parse_args()
     repeat = args.repeat or (QUICK_REPEAT if args.quick else DEFAULT_REPEAT)
-    result = run(repeat, args.quick, duration_s=args.duration, bentoml_python=args.bentoml_python)
+    result = run(repeat, args.quick, duration_s=args.duration, bentoml_python=args.bentoml_python, model=args.model)
     print(json.dumps(result, indent=2, default=str))
 
 

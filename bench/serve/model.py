@@ -1,5 +1,7 @@
-"""The registered demo model as the baseline servers and the raw worker use it: loaded once through
-Assay's own loader, answering the positive-class probability for JSON rows.
+"""The project's registered model as the baseline servers and the raw worker use it: loaded once
+through Assay's own loader, answering the positive-class probability for JSON rows. The model is the
+one the project's assay.yaml names (`model.name`, newest version: the one the bench promoted), and
+its data is the spec's `data.source`, so the demo and the reference project load alike.
 
 Shared by `fastapi_floor.py`, `bentoml_service.py` and `workers/raw.py` (benchmark code only; it runs
 in the project's environment and in the BentoML venv, which has Assay installed editable).
@@ -21,7 +23,6 @@ from assay.project.workspace import Project
 from assay.training.flavors import LoadedModel
 from assay.training.signature import to_model_frame
 
-MODEL_NAME = "credit-default"
 _POLARS_TYPES = {"float": pl.Float64, "int": pl.Int64, "bool": pl.Boolean}
 
 
@@ -55,6 +56,17 @@ def open_model(project_dir: Path | str) -> BenchModel:
     """Load the registered model once, with numeric thread pools held at one thread for the process."""
     threadpool_limits(limits=1)
     with Project.open(Path(project_dir)) as project:
-        version = project.resolve_model(MODEL_NAME)
+        spec, _ = project.load_spec()
+        version = project.resolve_model(spec.model.name)
         loaded = load_registered(project, version)
         return BenchModel(loaded=loaded, signature=dict(version.signature))
+
+
+def data_path(project_dir: Path | str) -> Path:
+    """The project's CSV (`data.source`, relative to assay.yaml)."""
+    project_dir = Path(project_dir)
+    with Project.open(project_dir) as project:
+        spec, _ = project.load_spec()
+    if spec.data.source is None:
+        raise SystemExit(f"{project_dir}: the bench needs a project with one data.source")
+    return project_dir / spec.data.source

@@ -2,7 +2,7 @@
 
     python workers/raw.py PROJECT_DIR DURATION_S
 
-Loads the model as the servers do, takes the first 1,000 rows of the demo's CSV (model input
+Loads the model as the servers do, takes the first 1,000 rows of the project's CSV (model input
 columns), and for DURATION_S each measures rows/s of: predict one row at a time on ready pandas
 frames (`row1`), predict 1,000-row frames (`batch1000`), and both again from JSON-shaped rows
 (dicts → polars → to_model_frame → predict, what a server does per request: `*_from_json`).
@@ -21,7 +21,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model import open_model  # noqa: E402
+from model import data_path, open_model  # noqa: E402
 
 from assay.training.signature import to_model_frame  # noqa: E402
 
@@ -41,7 +41,7 @@ def main() -> None:
     project_dir, duration_s = Path(sys.argv[1]), float(sys.argv[2])
     model = open_model(project_dir)
     names = [c["name"] for c in model.inputs]
-    frame = pl.read_csv(project_dir / "data" / "applications.csv", n_rows=1000, try_parse_dates=True).select(names)
+    frame = pl.read_csv(data_path(project_dir), n_rows=1000, try_parse_dates=True).select(names)
     singles = [to_model_frame(frame.slice(i, 1), model.signature) for i in range(frame.height)]
     batch = to_model_frame(frame, model.signature)
     dicts = frame.with_columns(pl.col(pl.Date, pl.Datetime).cast(pl.String)).to_dicts()
