@@ -174,6 +174,10 @@ class MicroBatcher:
     ``predict`` maps a DataFrame to one prediction per row (a 1-D or 2-D array); it runs
     in ``executor`` (by default a one-thread pool the batcher owns), never concurrently
     with itself. ``clock`` returns monotonic seconds; deadlines are in its time.
+    With ``eager_when_idle``, a request goes to the model at once when the previous batch held
+    a single request (no sign of concurrency), instead of waiting ``max_wait_ms`` for company; as
+    soon as batches hold several requests, the wait applies again. Low latency at low load, full
+    batches under load.
     ``combine`` turns the batch's request payloads into the model's input (default: concatenate
     DataFrames); any payload with ``len()`` = its rows works with a matching ``combine``.
     ``on_batch`` runs on the event loop after each batch and must not raise: if it does,
@@ -192,6 +196,7 @@ class MicroBatcher:
         clock: Callable[[], float] = time.monotonic,
         on_batch: Callable[[BatchStats], None] | None = None,
         combine: Callable[[list[Any]], Any] | None = None,
+        eager_when_idle: bool = False,
     ) -> None:
         if max_batch_rows < 1:
             raise ValueError(f"max_batch_rows must be at least 1, got {max_batch_rows}")
@@ -207,6 +212,8 @@ class MicroBatcher:
         self._clock = clock
         self._on_batch = on_batch
         self._combine = combine or _concat_frames
+        self._eager_when_idle = eager_when_idle
+        self._last_batch_requests = 0
         self._state = _State.NEW
         self._abandon = False  # stop(drain=False): run no further batch
         self._queue: deque[_Request] = deque()
@@ -406,6 +413,8 @@ class MicroBatcher:
                 left_s = self._queue[0].arrived_at + self._max_wait_s - self._clock()
                 if not accepting or self._queue_rows >= self._max_batch_rows or left_s <= 0:
                     return True
+                if self._eager_when_idle and self._last_batch_requests <= 1:
+                    return True  # no sign of concurrency: waiting would only add latency
             elif not accepting:
                 return False
             wakeup.clear()
@@ -449,6 +458,7 @@ class MicroBatcher:
         finished = self._clock()
         self._running = []
         self._throughput.append((rows, finished - started))
+        self._last_batch_requests = len(batch)
         offset = 0
         for request in batch:
             request.stage = _Stage.DONE

@@ -59,7 +59,7 @@ class ServedModel:
         self.batcher = MicroBatcher(
             self._predict_blocks, max_batch_rows=batching.max_batch_rows, max_wait_ms=batching.max_wait_ms,
             max_queue_rows=batching.max_queue_rows, executor=self._executor,
-            on_batch=lambda stats: on_batch(record, stats), combine=list,
+            on_batch=lambda stats: on_batch(record, stats), combine=list, eager_when_idle=batching.eager_when_idle,
         )
 
     @property

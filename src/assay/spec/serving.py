@@ -28,6 +28,11 @@ class BatchingSpec(SpecModel):
 
     max_batch_rows: int = Field(1024, ge=1, le=100_000, description="Rows in one model call at most.")
     max_wait_ms: float = Field(2.0, ge=0, le=1_000, description="How long a lone request waits for company.")
+    eager_when_idle: bool = Field(
+        True,
+        description="Send a request to the model at once when the previous batch held a single request, "
+        "instead of waiting max_wait_ms (low latency at low load; the wait applies again under load).",
+    )
     max_queue_rows: int = Field(
         20_000, ge=1, le=10_000_000, description="Rows waiting at most; past this the server answers 503 at once."
     )

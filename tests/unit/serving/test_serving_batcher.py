@@ -520,3 +520,29 @@ def test_the_batcher_names_are_public() -> None:
         "ModelError", "QueueFullError", "RequestTooLargeError", "ServingError",
     } <= set(assay.serving.__all__)
     assert all(hasattr(assay.serving, name) for name in assay.serving.__all__)
+
+
+def test_eager_when_idle_sends_a_lone_request_at_once_and_waits_again_under_load() -> None:
+    calls: list[int] = []
+
+    def predict(frame: pd.DataFrame) -> np.ndarray:
+        calls.append(len(frame))
+        return np.zeros(len(frame))
+
+    async def run() -> None:
+        # A stopped clock: the max-wait timer can never expire, so only the eager rule can send.
+        batcher = MicroBatcher(predict, max_wait_ms=1000, clock=lambda: 0.0, eager_when_idle=True)
+        async with batcher:
+            await asyncio.wait_for(batcher.predict(pd.DataFrame({"x": [1.0]}), deadline=10.0), 5)
+            assert calls == [1]
+            # Two requests queued together go as one batch; after it, the wait applies again.
+            await asyncio.wait_for(asyncio.gather(
+                batcher.predict(pd.DataFrame({"x": [1.0]}), deadline=10.0),
+                batcher.predict(pd.DataFrame({"x": [2.0]}), deadline=10.0)), 5)
+            assert calls == [1, 2]
+            waiting = asyncio.ensure_future(batcher.predict(pd.DataFrame({"x": [3.0]}), deadline=10.0))
+            await asyncio.sleep(0.05)
+            assert calls == [1, 2] and not waiting.done()  # held for company: the last batch had two
+            waiting.cancel()
+
+    asyncio.run(run())
