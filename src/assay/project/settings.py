@@ -14,6 +14,8 @@ class Settings(BaseSettings):
     """Where metadata and artifacts live, and who is acting.
 
     - ASSAY_DB_URL: SQLAlchemy URL of the metadata store (default: SQLite file in .assay/).
+    - ASSAY_DB_URL_SECRET: instead, a secret reference to that URL (`file:/run/secrets/db-url` or
+      `env:NAME`), so a URL with a password need not sit in the environment of every process.
     - ASSAY_ARTIFACTS_URL: fsspec URL of the artifact store (default: .assay/artifacts).
     - ASSAY_ACTOR: the identity recorded in the audit log (default: the OS user).
     """
@@ -21,6 +23,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSAY_", extra="ignore", frozen=True)
 
     db_url: str | None = Field(None, description="Metadata store URL (sqlite:///... or postgresql://...).")
+    db_url_secret: str | None = Field(None, description="Secret reference to the metadata store URL.")
     artifacts_url: str | None = Field(None, description="Artifact store root (path or fsspec URL).")
     actor: str | None = Field(None, description="Who is acting (recorded in the audit log).")
 
