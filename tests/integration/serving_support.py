@@ -84,7 +84,7 @@ class Server:
     """`assay serve` in a subprocess; stopped with SIGTERM (graceful) by `stop()`."""
 
     def __init__(self, project_dir: Path, *, env: Mapping[str, str] | None = None, workers: int = 1,
-                 args: tuple[str, ...] = ()) -> None:
+                 args: tuple[str, ...] = (), ready: str = "/readyz") -> None:
         self.project_dir = project_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -96,15 +96,15 @@ class Server:
              "--workers", str(workers), *args],
             cwd=project_dir, env=environment, stdout=self._log, stderr=subprocess.STDOUT,
         )
-        self.wait_ready()
+        self.wait_ready(ready)
 
-    def wait_ready(self, timeout_s: float = 60.0) -> None:
+    def wait_ready(self, path: str = "/readyz", timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"assay serve exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
+                if httpx.get(f"{self.url}{path}", timeout=1.0).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

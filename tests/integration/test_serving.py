@@ -464,3 +464,18 @@ def test_several_workers_share_one_port_and_report_merged_metrics(server: Server
     # Whichever worker answers /metrics reports every worker's requests.
     assert 'assay_requests_total{endpoint="predict",status="200"} 30.0' in text
     assert log.count('"serve.started"') == 2 and all(line.startswith("{") for line in log.splitlines() if line)
+
+
+def test_a_tampered_model_artifact_never_takes_traffic(base_project: Path, keys: dict[str, str], tmp_path: Path) -> None:
+    directory = tmp_path / "tampered"
+    shutil.copytree(base_project, directory, ignore=shutil.ignore_patterns("serve-*.log", "predictions"))
+    with Project.open(directory) as project:
+        sha = project.resolve_model("credit-default@production").artifact_sha256
+    artifact = next((directory / ".assay" / "artifacts").rglob(sha))
+    artifact.chmod(0o644)
+    artifact.write_bytes(artifact.read_bytes()[:-1] + b"x")
+    with serving(directory, ready="/healthz") as server:
+        ready = httpx.get(f"{server.url}/readyz", timeout=10)
+        answer = predict(server, keys["predict"], sample_rows(directory, 1))
+    assert ready.status_code == 503 and "credit-default:1" in ready.json()["reason"]
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "model-unavailable"
