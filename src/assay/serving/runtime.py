@@ -73,7 +73,7 @@ class ServedModel:
     def warm(self) -> None:
         """One prediction on a synthetic row, in the model's own thread; raises if it cannot answer."""
         row: dict[str, list[Any]] = {c.name: [None if c.kind in ("category", "string") else 0.0] for c in self.columns}
-        block = RowBlock(row, [{}])
+        block = RowBlock(row, rows=[{}])
         output = self._executor.submit(self._predict_blocks, [block]).result(timeout=60)
         if output.shape[0] != 1:
             raise ValueError(f"{self.label} returned {output.shape[0]} predictions for 1 row while warming up")
@@ -130,12 +130,14 @@ class RouteTable:
 
     def __init__(self, *, model_name: str, read_deployment: Callable[[], Deployment],
                  get_model: Callable[[int], ModelVersion],
-                 build: Callable[[ModelVersion], ServedModel], use_previous: bool) -> None:
+                 build: Callable[[ModelVersion], ServedModel], use_previous: bool,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.model_name = model_name
         self._read = read_deployment
         self._get_model = get_model
         self._build = build
         self._use_previous = use_previous
+        self._clock = clock
         self.current = Routes(Deployment(model_name=model_name, production=None), None)
         self.last_error: str | None = None
         self._retry_at = 0.0
@@ -146,10 +148,9 @@ class RouteTable:
         async with self._lock:
             deployment = await asyncio.to_thread(self._read)
             current = self.current
-            now = time.monotonic()
+            now = self._clock()
             retry = self.last_error is not None and now >= self._retry_at
-            if _same(deployment, current.deployment) and not retry and (
-                    deployment.production is None or current.production):
+            if _same(deployment, current.deployment) and not retry:
                 return False
             wanted = {
                 "production": deployment.production,

@@ -109,3 +109,28 @@ def test_the_key_cache_answers_from_memory_until_its_ttl_then_sees_a_revocation(
             await cache.authorize(header, Action.PREDICT)
 
     asyncio.run(run())
+
+
+def test_a_version_that_fails_to_load_is_retried_after_a_pause_not_on_every_poll() -> None:
+    from assay.registry.records import Deployment
+    from assay.serving.runtime import RETRY_LOAD_S, RouteTable
+
+    clock = Clock()
+    builds: list[int] = []
+
+    def build(record: object) -> object:
+        builds.append(1)
+        raise OSError("artifact store unreachable")
+
+    table = RouteTable(model_name="m", read_deployment=lambda: Deployment("m", production=1, revision=1),
+                       get_model=lambda version: version, build=build, use_previous=True, clock=clock)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        await table.refresh()
+        assert len(builds) == 1 and table.current.production is None and "unreachable" in (table.last_error or "")
+        assert await table.refresh() is False and len(builds) == 1  # the next poll does not hammer the store
+        clock.now += RETRY_LOAD_S
+        await table.refresh()
+        assert len(builds) == 2
+
+    asyncio.run(run())
