@@ -108,29 +108,13 @@ class PredictionRecord:
     fallback: bool = False
     fallback_reason: str = ""
     entity_ids: list[str] | None = None
-    columns: Mapping[str, Sequence[Any]] | None = None  # instead of `rows` (pass rows=[]): one list per column
-
-    @property
-    def n_rows(self) -> int:
-        return len(self.outputs) if self.columns is not None else len(self.rows)
-
-    def row_dicts(self) -> list[dict[str, Any]]:
-        if self.columns is None:
-            return self.rows
-        names = list(self.columns)
-        return [dict(zip(names, values, strict=True)) for values in zip(*self.columns.values(), strict=True)]
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
             raise PredictionRecordError(f"request {self.request_id!r}: `at` has no timezone", hint="pass a UTC time")
-        if self.columns is not None and (self.rows or any(len(v) != len(self.outputs) for v in self.columns.values())):
+        if len(self.outputs) != len(self.rows) or (self.entity_ids is not None and len(self.entity_ids) != len(self.rows)):
             raise PredictionRecordError(
-                f"request {self.request_id!r}: with columns, rows must be empty and every column as long as outputs",
-                hint="pass either rows or columns",
-            )
-        if len(self.outputs) != self.n_rows or (self.entity_ids is not None and len(self.entity_ids) != self.n_rows):
-            raise PredictionRecordError(
-                f"request {self.request_id!r}: {self.n_rows} rows but {len(self.outputs)} outputs"
+                f"request {self.request_id!r}: {len(self.rows)} rows but {len(self.outputs)} outputs"
                 f" and {'no' if self.entity_ids is None else len(self.entity_ids)} entity ids",
                 hint="pass one output (and one entity id, if any) per row",
             )
@@ -214,7 +198,7 @@ class PredictionLog:
             if self._closed:
                 raise PredictionLogClosedError(self._root)
             self._buffer.append(record)
-            self._pending += record.n_rows
+            self._pending += len(record.rows)
             if self._pending >= self._max_rows:
                 self._wake.set()
 
@@ -286,7 +270,7 @@ class PredictionLog:
                     nulls = self._write(partition, records)
                 except Exception as exc:  # noqa: BLE001 - writer boundary: keep the batch, log, retry later
                     return written, self._put_back(batch, [r for _, rs in groups[index:] for r in rs], exc)
-                rows = sum(r.n_rows for r in records)
+                rows = sum(len(r.rows) for r in records)
                 written += rows
                 with self._cond:
                     self._pending -= rows
@@ -367,7 +351,7 @@ def _partition_of(hours_since_epoch: int) -> tuple[str, str]:
 
 def _to_table(records: list[PredictionRecord], inputs: list[_Input], tokeniser: Tokeniser | None) -> tuple[pa.Table, int]:
     """Columns are built per record then repeated per row (`take`), and per input column from the dict rows."""
-    counts = np.fromiter((r.n_rows for r in records), np.int64, len(records))
+    counts = np.fromiter((len(r.rows) for r in records), np.int64, len(records))
     take = pa.array(np.repeat(np.arange(len(records)), counts))
     starts = np.cumsum(counts) - counts
 
@@ -392,14 +376,11 @@ def _to_table(records: list[PredictionRecord], inputs: list[_Input], tokeniser: 
         per_row([float(r.latency_ms) for r in records], pa.float64()),
         per_row([bool(r.fallback) for r in records], pa.bool_()),
         per_row([r.fallback_reason for r in records], pa.large_string()),
-        pa.array([e for r in records for e in (r.entity_ids or [None] * r.n_rows)], pa.large_string()),
+        pa.array([e for r in records for e in (r.entity_ids or [None] * len(r.rows))], pa.large_string()),
         pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(flat)),
         pa.array(score, mask=(lengths != 1) & (lengths != 2)),
     ]
-    if all(r.columns is not None for r in records):
-        inputs_, nulls = _input_arrays_from_columns(records, inputs, tokeniser)
-    else:
-        inputs_, nulls = _input_arrays([row for r in records for row in r.row_dicts()], inputs, tokeniser)
+    inputs_, nulls = _input_arrays([row for r in records for row in r.rows], inputs, tokeniser)
     names = [*FIXED_SCHEMA.names, *(name for _, name, _ in inputs)]
     return pa.Table.from_arrays(columns + inputs_, names=names), nulls
 
@@ -432,26 +413,6 @@ def _input_arrays(
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-
-
-def _input_arrays_from_columns(
-    records: list[PredictionRecord], inputs: list[_Input], tokeniser: Tokeniser | None
-) -> tuple[list[pa.Array], int]:
-    """As `_input_arrays`, from records that carry their values by column (no per-row dicts)."""
-    arrays, nulls = [], 0
-    for key, _, kind in inputs:
-        values: list[Any] = []
-        for record in records:
-            column = record.columns.get(key) if record.columns is not None else None
-            values.extend(column if column is not None else [None] * record.n_rows)
-        if kind == "token":
-            assert tokeniser is not None  # checked in _plan_inputs
-            arrays.append(pa.array(tokeniser.tokenise_column([_tokenisable(v) for v in values]), pa.large_string()))
-        else:
-            array, dropped = _column(values, kind)
-            arrays.append(array)
-            nulls += dropped
-    return arrays, nulls
 
 
 def _values(rows: list[dict[str, Any]], key: str) -> list[Any]:

@@ -9,9 +9,8 @@ batch, with exactly the conversions `assay.training.signature.to_model_frame` ma
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -69,45 +68,20 @@ class InputColumn:
     nullable: bool
 
 
+@dataclass(slots=True)
 class RowBlock:
-    """One request's rows: the model inputs column by column (`columns`), and what the prediction
-    log keeps, also by column (`logged`: the inputs, dates as sent, plus the declared PII columns the
-    client sent). `rows` gives the same as one dict per row, built only when asked for (to check
-    the rows against another model's signature, or for cache keys)."""
+    """One request's rows: model inputs column by column, plus what the prediction log keeps."""
 
-    __slots__ = ("_logged", "_rows", "columns", "entity_ids", "n_rows")
+    columns: dict[str, list[Any]]
+    rows: list[dict[str, Any]]  # per row: model inputs and the declared PII columns the client sent
+    entity_ids: list[str] | None = None
+    n_rows: int = field(init=False)
 
-    def __init__(self, columns: dict[str, list[Any]], *, rows: list[dict[str, Any]] | None = None,
-                 logged: dict[str, list[Any]] | None = None, entity_ids: list[str] | None = None,
-                 n_rows: int | None = None) -> None:
-        if rows is None and logged is None:
-            raise ValueError("a RowBlock needs rows or logged columns")
-        self.columns = columns
-        self.entity_ids = entity_ids
-        self._rows = rows
-        self._logged = logged
-        self.n_rows = len(rows) if rows is not None else (n_rows if n_rows is not None else
-                                                          len(next(iter(logged.values()), [])))  # type: ignore[union-attr]
+    def __post_init__(self) -> None:
+        self.n_rows = len(self.rows)
 
     def __len__(self) -> int:
         return self.n_rows
-
-    @property
-    def rows(self) -> list[dict[str, Any]]:
-        if self._rows is None:
-            assert self._logged is not None
-            names = list(self._logged)
-            self._rows = [dict(zip(names, values, strict=True))
-                          for values in zip(*self._logged.values(), strict=True)] if names else [{}] * self.n_rows
-        return self._rows
-
-    @property
-    def logged(self) -> dict[str, list[Any]]:
-        if self._logged is None:
-            assert self._rows is not None
-            keys = list(dict.fromkeys(key for row in self._rows for key in row))
-            self._logged = {key: [row.get(key) for row in self._rows] for key in keys}
-        return self._logged
 
 
 class RowSchema:
@@ -122,7 +96,6 @@ class RowSchema:
         self.pii = tuple(p for p in pii if p not in self._names)
         self.entity = entity
         self.max_rows = max_rows
-        self._getter = operator.itemgetter(*(c.name for c in self.columns)) if self.columns else None
 
     @property
     def names(self) -> list[str]:
@@ -138,27 +111,26 @@ class RowSchema:
         Both give the same block (tested)."""
         if not all(type(row) is dict for row in rows):
             return None
-        try:  # one C call per row; a missing key sends the rows to the careful path
-            values = list(map(self._getter, rows)) if len(self.columns) > 1 else [(r[self.columns[0].name],) for r in rows]
-        except KeyError:
-            return None
         columns: dict[str, list[Any]] = {}
-        for column, column_values in zip(self.columns, zip(*values, strict=True), strict=True):
-            converted = _fast_column(column, list(column_values))
+        for column in self.columns:
+            converted = _fast_column(column, [row.get(column.name) for row in rows])
             if converted is None:
                 return None
             columns[column.name] = converted
-        logged = dict(columns)
+        names = list(columns)
+        kept = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
         for column in self.columns:
             if column.kind in _LOGGED_AS_SENT:
-                logged[column.name] = [row[column.name] for row in rows]
+                for row, record in zip(rows, kept, strict=True):
+                    record[column.name] = row.get(column.name)
         for name in self.pii:
-            if any(name in row for row in rows):
-                logged[name] = [_text_or_none(row.get(name)) for row in rows]
+            for row, record in zip(rows, kept, strict=True):
+                if name in row:
+                    record[name] = _text_or_none(row[name])
         entity_ids = None
         if self.entity is not None:
             entity_ids = ["" if (e := row.get(self.entity)) is None else str(e) for row in rows]
-        return RowBlock(columns, logged=logged, entity_ids=entity_ids, n_rows=len(rows))
+        return RowBlock(columns, kept, entity_ids)
 
     def _check_each(self, rows: list[Any]) -> RowBlock:
         problems: list[dict[str, Any]] = []
@@ -191,7 +163,7 @@ class RowSchema:
             kept.append(record)
         if total:
             raise RequestValidationError(problems, total=total)
-        return RowBlock(columns, rows=kept, entity_ids=entity_ids)
+        return RowBlock(columns, kept, entity_ids)
 
     def openapi_schema(self) -> dict[str, Any]:
         """The JSON Schema of a request body, published in the OpenAPI document."""
@@ -339,22 +311,7 @@ def _fast_column(column: InputColumn, values: list[Any]) -> list[Any] | None:
         return [None if v is None else float(v) for v in values]
     if kind in _TEXT:
         return values if types <= {str} else None
-    if kind in _TIME and types <= {str}:
-        parse = _day_number if kind == "date" else _epoch_seconds
-        try:
-            return [None if v is None else parse(v) for v in values]
-        except ValueError:
-            return None
-    return None
-
-
-def _day_number(text: str) -> float:
-    return float(date.fromisoformat(text).toordinal() - _EPOCH_ORDINAL)
-
-
-def _epoch_seconds(text: str) -> float:
-    parsed = datetime.fromisoformat(text)
-    return (parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)).timestamp()
+    return None  # dates and datetimes: parsed one by one
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -73,7 +73,7 @@ class ServedModel:
     def warm(self) -> None:
         """One prediction on a synthetic row, in the model's own thread; raises if it cannot answer."""
         row: dict[str, list[Any]] = {c.name: [None if c.kind in ("category", "string") else 0.0] for c in self.columns}
-        block = RowBlock(row, rows=[{}])
+        block = RowBlock(row, [{}])
         output = self._executor.submit(self._predict_blocks, [block]).result(timeout=60)
         if output.shape[0] != 1:
             raise ValueError(f"{self.label} returned {output.shape[0]} predictions for 1 row while warming up")

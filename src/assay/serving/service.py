@@ -393,7 +393,7 @@ class Service:
                 reason: str) -> None:
         log.append(PredictionRecord(
             request_id=request_id, at=at, model_name=self.model_name,
-            model_version=0 if answered is None else answered.version, route=route, rows=[], columns=block.logged,
+            model_version=0 if answered is None else answered.version, route=route, rows=block.rows,
             outputs=outputs, latency_ms=latency_s * 1000, fallback=bool(reason), fallback_reason=reason,
             entity_ids=block.entity_ids,
         ))
