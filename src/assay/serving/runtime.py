@@ -112,9 +112,8 @@ class Routes:
 
     def pick(self, sticky_key: str) -> tuple[ServedModel | None, str]:
         """The model for a request and its route: the canary for a sticky share of keys."""
-        if self.canary is not None and self.deployment.canary_percent > 0:
-            if bucket(sticky_key) < self.deployment.canary_percent:
-                return self.canary, "canary"
+        if self.canary is not None and bucket(sticky_key) < self.deployment.canary_percent:
+            return self.canary, "canary"
         return self.production, "production"
 
 

@@ -10,7 +10,7 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,6 @@ class ServeOptions:
     settings: Settings | None = None
     secrets: SecretProvider | None = None
     access_log: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Service:
@@ -130,7 +129,8 @@ class Service:
         self.metrics.observe_batch(model_version=record.ref, rows=stats.rows, requests=stats.requests, run_s=stats.run_s)
         self.metrics.set_queue_rows(record.ref, stats.queue_rows_after)
 
-    def prediction_log(self, model: ServedModel | None, schema: RowSchema) -> PredictionLog | None:
+    def prediction_log(self, schema: RowSchema) -> PredictionLog | None:
+        """The model's prediction log (opened on first use with the columns of `schema`), or None when off."""
         settings = self.serving.prediction_log
         if not settings.enabled:
             return None
@@ -371,14 +371,14 @@ class Service:
     def _check_log(self, schema: RowSchema, rows: int) -> None:
         """Shed the request (503) when the prediction log cannot take it: a prediction is only
         answered if it can be logged."""
-        log = self.prediction_log(None, schema)
+        log = self.prediction_log(schema)
         limit = 4 * self.serving.prediction_log.max_buffer_rows
         if log is not None and log.buffered_rows + rows > limit:
             raise QueueFullError(rows=rows, queue_rows=log.buffered_rows, max_queue_rows=limit, retry_after_s=5)
 
     def log_prediction(self, schema: RowSchema, request_id: str, at: datetime, answered: ModelVersion | None,
                        route: str, block: RowBlock, output: np.ndarray, latency_s: float, reason: str) -> None:
-        log = self.prediction_log(None, schema)
+        log = self.prediction_log(schema)
         if log is None:
             return
         outputs = output.reshape(len(block), -1).tolist()
