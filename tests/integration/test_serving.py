@@ -364,6 +364,7 @@ def test_pii_never_appears_in_clear_and_shutdown_loses_no_accepted_prediction(
     markers = [f"pii-marker-{i}@example.test" for i in range(20)]
     for row, marker in zip(rows, markers, strict=True):
         row["email"], row["name"] = marker, f"Name Marker {marker}"
+        row["undeclared_note"] = f"note {marker}"  # neither an input nor declared: never logged
     pii_key = "pii-key-" + "k" * 32
     server = Server(directory, env={"ASSAY_TEST_PII_KEY": pii_key}, args=("--access-log", "--log-level", "debug"))
     try:

@@ -9,6 +9,7 @@ batch, with exactly the conversions `assay.training.signature.to_model_frame` ma
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -96,6 +97,7 @@ class RowSchema:
         self.pii = tuple(p for p in pii if p not in self._names)
         self.entity = entity
         self.max_rows = max_rows
+        self._getter = operator.itemgetter(*(c.name for c in self.columns))
 
     @property
     def names(self) -> list[str]:
@@ -111,26 +113,25 @@ class RowSchema:
         Both give the same block (tested)."""
         if not all(type(row) is dict for row in rows):
             return None
+        names = [c.name for c in self.columns]
+        try:  # one C call per row; a row without some key takes the per-column route below
+            by_column: list[Any] = list(zip(*map(self._getter, rows), strict=True)) if len(names) > 1 else [
+                [row[names[0]] for row in rows]]
+        except KeyError:
+            by_column = [[row.get(name) for row in rows] for name in names]
         columns: dict[str, list[Any]] = {}
-        for column in self.columns:
-            converted = _fast_column(column, [row.get(column.name) for row in rows])
+        for column, values in zip(self.columns, by_column, strict=True):
+            converted = _fast_column(column, list(values))
             if converted is None:
                 return None
             columns[column.name] = converted
-        names = list(columns)
-        kept = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-        for column in self.columns:
-            if column.kind in _LOGGED_AS_SENT:
-                for row, record in zip(rows, kept, strict=True):
-                    record[column.name] = row.get(column.name)
-        for name in self.pii:
-            for row, record in zip(rows, kept, strict=True):
-                if name in row:
-                    record[name] = _text_or_none(row[name])
         entity_ids = None
         if self.entity is not None:
             entity_ids = ["" if (e := row.get(self.entity)) is None else str(e) for row in rows]
-        return RowBlock(columns, kept, entity_ids)
+        # The client's own row dicts go to the prediction log: it keeps the signature's columns (as
+        # sent, every value now known valid) and the declared PII columns (dropped or tokenised), and
+        # ignores any other key, so no per-row copy is needed.
+        return RowBlock(columns, rows, entity_ids)
 
     def _check_each(self, rows: list[Any]) -> RowBlock:
         problems: list[dict[str, Any]] = []

@@ -330,7 +330,7 @@ class Service:
         cache = self.cache
         if cache is None:
             return await model.batcher.predict(block, deadline=deadline)
-        keys = row_keys(model.identity, [[row.get(c.name) for c in model.columns] for row in block.rows])
+        keys = row_keys(model.identity, list(zip(*(block.columns[c.name] for c in model.columns), strict=True)))
         remote = isinstance(cache, RedisCache)  # network calls go off the event loop
         errors_before = cache.errors if remote else 0
         hits = await asyncio.to_thread(cache.get_many, keys) if remote else cache.get_many(keys)
