@@ -205,6 +205,10 @@ def parse_body(body: bytes, *, max_rows: int) -> list[Any]:
 def model_frame(blocks: Sequence[RowBlock], columns: Sequence[InputColumn]) -> pd.DataFrame:
     """One pandas frame for a batch of requests: the signature's column order, floats for numbers,
     dates as days and datetimes as seconds since the epoch, object strings with NaN for missing."""
+    names = [c.name for c in columns]
+    if not any(column.kind in _TEXT for column in columns):  # all numbers: one 2-D block, no per-column arrays
+        matrix = np.array([[v for block in blocks for v in block.columns[name]] for name in names], dtype=np.float64)
+        return pd.DataFrame(matrix.T, columns=names)
     data: dict[str, Any] = {}
     for column in columns:
         if len(blocks) == 1:
@@ -217,7 +221,7 @@ def model_frame(blocks: Sequence[RowBlock], columns: Sequence[InputColumn]) -> p
             data[column.name] = array
         else:
             data[column.name] = np.array(values, dtype=np.float64)  # None becomes NaN
-    return pd.DataFrame(data, columns=[c.name for c in columns])
+    return pd.DataFrame(data, columns=names)
 
 
 # --- values -----------------------------------------------------------------
@@ -305,7 +309,9 @@ def _fast_column(column: InputColumn, values: list[Any]) -> list[Any] | None:
             return None
         if not all(map(math.isfinite, present)):
             return None
-        return [None if v is None else float(v) for v in values] if has_none else list(map(float, values))
+        if has_none:
+            return [None if v is None else float(v) for v in values]
+        return values if types == {float} else list(map(float, values))
     if kind == "bool":
         if not types <= {bool}:
             return None

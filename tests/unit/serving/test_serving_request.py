@@ -143,3 +143,18 @@ def test_the_fast_check_gives_the_same_block_or_the_same_problems_as_the_careful
     fast = schema._check_fast(rows)
     assert fast is not None
     assert (fast.columns, fast.entity_ids) == (careful.columns, careful.entity_ids) and fast.rows is rows
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.fixed_dictionaries({"amount": st.floats(-1e9, 1e9, allow_nan=False), "term": st.integers(0, 600),
+                                       "income": st.none() | st.floats(0, 1e7)}), min_size=1, max_size=6),
+       st.integers(1, 3))
+def test_an_all_numeric_batch_frame_equals_the_training_conversion(rows: list[dict], splits: int) -> None:
+    signature = {"inputs": SIGNATURE["inputs"][:3], "output": SIGNATURE["output"]}
+    schema = RowSchema(signature)
+    size = max(1, len(rows) // splits)
+    served = model_frame([schema.check_rows(rows[i : i + size]) for i in range(0, len(rows), size)], schema.columns)
+    typed = pl.DataFrame(rows, schema={"amount": pl.Float64, "term": pl.Int64, "income": pl.Float64})
+    trained = to_model_frame(typed, signature)
+    assert list(served.columns) == list(trained.columns) and list(served.dtypes) == list(trained.dtypes)
+    np.testing.assert_array_equal(served.to_numpy(), trained.to_numpy())

@@ -80,6 +80,10 @@ class FastPredictor:
         if not isinstance(X, pd.DataFrame) or len(X) == 0 or tuple(X.columns) != self.columns:
             return None
         dtypes = X.dtypes.tolist()
+        if all(column.codes is None for column in self.layout):  # numbers only: no boxing
+            if not all(isinstance(d, np.dtype) and d.kind in "fiub" for d in dtypes):
+                return None
+            return np.ascontiguousarray(X.to_numpy(dtype=np.float64)[:, [c.position for c in self.layout]])
         values = X.to_numpy(dtype=object)
         matrix = np.empty((len(X), len(self.layout)))
         for j, column in enumerate(self.layout):
