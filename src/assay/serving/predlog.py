@@ -8,6 +8,7 @@ of each request's arrival, one Parquet row per predicted row. Each file is writt
 
 from __future__ import annotations
 
+import math
 import operator
 import os
 import secrets
@@ -460,11 +461,13 @@ def _coerce(value: Any, kind: str) -> Any:
 
 
 def _parse_number(text: str) -> int | float | None:
+    """The number in `text`; None for anything else, "nan" and "inf" included (not a measurement)."""
     for parse in (int, float):
         try:
-            return parse(text.strip())
+            number = parse(text.strip())
         except ValueError:
-            pass
+            continue
+        return number if math.isfinite(number) else None
     return None
 
 

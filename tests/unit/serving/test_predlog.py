@@ -385,7 +385,7 @@ def test_wrong_types_are_coerced_or_nulled_without_losing_the_batch(tmp_path: Pa
 
 VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=4),
-    st.sampled_from(["1", " 2.5", "3.0", "true", "No", "2020-01-02"]),
+    st.sampled_from(["1", " 2.5", "3.0", "true", "No", "2020-01-02", "NAN", "-inf"]),
 )  # fmt: skip
 
 
