@@ -186,7 +186,7 @@ def _openapi_document(app: FastAPI, svc: Service) -> dict[str, Any]:
     document["security"] = [{"bearer": []}]
     production = svc.table.current.production
     if production is not None:
-        schema = production.schema.openapi_schema()  # type: ignore[attr-defined]
+        schema = production.schema.openapi_schema()
         document["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"] = schema
     return document
 

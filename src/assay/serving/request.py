@@ -99,10 +99,6 @@ class RowSchema:
         self.max_rows = max_rows
         self._getter = operator.itemgetter(*(c.name for c in self.columns))
 
-    @property
-    def names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
     def check_rows(self, rows: list[Any]) -> RowBlock:
         """The rows as a `RowBlock`, or `RequestValidationError` naming every row and field at fault."""
         return self._check_fast(rows) or self._check_each(rows)

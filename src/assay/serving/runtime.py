@@ -14,7 +14,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 from assay.errors import AssayError
 from assay.registry.records import Deployment, ModelVersion
 from assay.serving.batcher import BatchStats, MicroBatcher
-from assay.serving.request import InputColumn, RowBlock, model_frame
+from assay.serving.request import RowBlock, RowSchema, model_frame
 from assay.spec.serving import BatchingSpec
 from assay.training.flavors.base import LoadedModel
 
@@ -45,11 +45,12 @@ class ModelUnavailableError(AssayError):
 class ServedModel:
     """One model version ready for traffic: loaded, warmed, with a running batcher."""
 
-    def __init__(self, record: ModelVersion, loaded: LoadedModel, columns: Sequence[InputColumn], *,
+    def __init__(self, record: ModelVersion, loaded: LoadedModel, schema: RowSchema, *,
                  batching: BatchingSpec, threads: int, on_batch: Callable[[ModelVersion, BatchStats], None]) -> None:
         self.record = record
         self.loaded = loaded
-        self.columns = tuple(columns)
+        self.schema = schema  # how a request's rows are checked against this version's signature
+        self.columns = schema.columns
         self.identity = f"{record.ref}@{record.artifact_sha256}"
         self.label = record.ref
         self._executor = concurrent.futures.ThreadPoolExecutor(

@@ -120,10 +120,8 @@ class Service:
         loaded = load_registered(self.project, record)  # the artifact's hash is verified on read
         schema = RowSchema(record.signature, pii=self.spec.data.pii, entity=self.spec.data.entity,
                            max_rows=self.serving.max_rows_per_request)
-        model = ServedModel(record, loaded, schema.columns, batching=self.serving.batching,
-                            threads=self.spec.model.threads, on_batch=self._on_batch)
-        model.schema = schema  # type: ignore[attr-defined]
-        return model
+        return ServedModel(record, loaded, schema, batching=self.serving.batching,
+                           threads=self.spec.model.threads, on_batch=self._on_batch)
 
     def _on_batch(self, record: ModelVersion, stats: BatchStats) -> None:
         self.metrics.observe_batch(model_version=record.ref, rows=stats.rows, requests=stats.requests, run_s=stats.run_s)
@@ -248,7 +246,7 @@ class Service:
                 raise ModelUnavailableError("no model is in production",
                                             hint="promote one with `assay deploy MODEL --promote`")
             label = model.label
-            schema: RowSchema = model.schema  # type: ignore[attr-defined]
+            schema = model.schema
             block = schema.check_rows(rows)
             self._check_log(schema, len(block))
             at = datetime.now(UTC)
@@ -310,7 +308,7 @@ class Service:
             if previous is None or previous.version == model.version:
                 continue
             try:
-                rows = block if previous.schema is model.schema else previous.schema.check_rows(block.rows)  # type: ignore[attr-defined]
+                rows = block if previous.schema is model.schema else previous.schema.check_rows(block.rows)
                 budget = time.monotonic() + self.serving.fallback.deadline_ms / 1000
                 return await self._predict(previous, rows, budget), previous.record, reason
             except (AssayError, ValueError) as exc:
@@ -358,7 +356,7 @@ class Service:
     async def _shadow(self, shadow: ServedModel, rows: list[dict[str, Any]], request_id: str, at: datetime) -> None:
         started = time.monotonic()
         try:
-            block = shadow.schema.check_rows(rows)  # type: ignore[attr-defined]
+            block = shadow.schema.check_rows(rows)
             output = await shadow.batcher.predict(block, deadline=started + self.serving.deadline_ms / 1000)
         except Exception as exc:  # the shadow never affects anything but its own counters
             self.metrics.observe_error("shadow")
@@ -366,7 +364,7 @@ class Service:
             return
         latency = time.monotonic() - started
         self.metrics.observe_rows(model_version=shadow.label, route="shadow", rows=len(block))
-        self.log_prediction(shadow.schema, request_id, at, shadow.record, "shadow", block, output, latency, "")  # type: ignore[attr-defined]
+        self.log_prediction(shadow.schema, request_id, at, shadow.record, "shadow", block, output, latency, "")
 
     def _check_log(self, schema: RowSchema, rows: int) -> None:
         """Shed the request (503) when the prediction log cannot take it: a prediction is only
