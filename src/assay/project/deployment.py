@@ -9,9 +9,8 @@ from typing import Literal
 
 from assay.errors import AssayError, RegistryError
 from assay.project.workspace import ModelRef, Project
-from assay.registry.records import Deployment, ModelStatus, ModelVersion
+from assay.registry.records import PRODUCTION_ALIAS, Deployment, ModelStatus, ModelVersion
 
-PRODUCTION = "production"
 DEPLOYABLE = (ModelStatus.CANDIDATE, ModelStatus.APPROVED)
 
 
@@ -61,13 +60,23 @@ def deploy(project: Project, ref: str, *, mode: Literal["shadow", "canary", "pro
                                                  "its guards roll it back on a breach")
     if model.version == current.production:
         raise DeploymentError(f"{model.ref} is already in production", hint="nothing to do")
-    state = project.metadata.change_deployment(
-        model.name, canary=None, canary_percent=0.0,
-        shadow=None if current.shadow == model.version else current.shadow, fallback=current.production,
-        action="promote", reason=reason or f"promote {model.ref}", production=model.version, **common)
+    state = promote_version(project, model, current, reason=reason or f"promote {model.ref}")
     before = f" (was version {current.production})" if current.production is not None else ""
     return DeploymentChange("promote", state, f"{model.ref} is now production{before}; servers switch once "
                                               "it is loaded, verified and warm")
+
+
+def promote_version(project: Project, model: ModelVersion, current: Deployment, *, reason: str,
+                    via: str = "deploy") -> Deployment:
+    """Move production to `model` with the bookkeeping every promotion needs: the replaced version
+    becomes the fallback, a running canary ends (it was judged against the old production), and a
+    shadow of the promoted version stops shadowing."""
+    return project.metadata.change_deployment(
+        model.name, canary=None, canary_percent=0.0,
+        shadow=None if current.shadow == model.version else current.shadow, fallback=current.production,
+        action="promote", actor=project.actor, reason=reason, at=project.clock.now(), production=model.version,
+        details={"model": model.ref, "via": via},
+    )
 
 
 def rollback(project: Project, name: str | None = None, *, target: Literal["production", "canary", "shadow"] = "production",
@@ -110,7 +119,7 @@ def rollback(project: Project, name: str | None = None, *, target: Literal["prod
 def fallback_before(project: Project, name: str, version: int, *, rolled_back: int) -> int | None:
     """After rolling back to `version`: the model `version` itself replaced when it was promoted,
     never the one just rolled back from (None if there is none)."""
-    for change in project.metadata.alias_history(name, PRODUCTION):
+    for change in project.metadata.alias_history(name, PRODUCTION_ALIAS):
         if change.version == version and change.previous_version not in (rolled_back, version):
             return change.previous_version
     return None
@@ -128,4 +137,4 @@ def _deployable(project: Project, ref: str) -> ModelVersion:
     return model
 
 
-__all__ = ["DeploymentChange", "DeploymentError", "deploy", "deployment_state", "fallback_before", "rollback"]
+__all__ = ["DeploymentChange", "DeploymentError", "deploy", "deployment_state", "fallback_before", "promote_version", "rollback"]

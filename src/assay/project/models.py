@@ -6,7 +6,8 @@ import re
 
 from assay.errors import NotFoundError, RegistryError
 from assay.project.workspace import ModelRef, Project
-from assay.registry.records import AliasChange, ModelStatus, ModelVersion
+from assay.project.deployment import promote_version
+from assay.registry.records import PRODUCTION_ALIAS, AliasChange, ModelStatus, ModelVersion
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -20,9 +21,6 @@ def check_alias_name(alias: str) -> str:
     return alias
 
 
-PRODUCTION = "production"
-
-
 def move_alias(project: Project, ref: str | ModelRef, alias: str, *, reason: str = "") -> AliasChange:
     """Point `alias` at the model version `ref` resolves to. A rejected version is refused: a
     person must change its status first (with a reason, in the audit log)."""
@@ -34,18 +32,11 @@ def move_alias(project: Project, ref: str | ModelRef, alias: str, *, reason: str
             f"`assay models status {model.ref} candidate --reason \"...\"` first",
         )
     alias = check_alias_name(alias)
-    if alias == PRODUCTION:
+    if alias == PRODUCTION_ALIAS:
         current = project.metadata.get_deployment(model.name)
-        if current.production != model.version:
-            # Same bookkeeping as `assay deploy --promote`: the replaced model becomes the fallback.
-            project.metadata.change_deployment(
-                model.name, canary=None if current.canary == model.version else current.canary,
-                canary_percent=0.0 if current.canary == model.version else current.canary_percent,
-                shadow=None if current.shadow == model.version else current.shadow, fallback=current.production,
-                action="promote", actor=project.actor, reason=reason, at=project.clock.now(),
-                production=model.version, details={"model": model.ref, "via": "models alias"},
-            )
-            return project.metadata.alias_history(model.name, PRODUCTION)[0]
+        if current.production != model.version:  # the same bookkeeping as `assay deploy --promote`
+            promote_version(project, model, current, reason=reason, via="models alias")
+            return project.metadata.alias_history(model.name, PRODUCTION_ALIAS)[0]
     return project.metadata.set_alias(
         model.name, alias, model.version, actor=project.actor, reason=reason, at=project.clock.now()
     )

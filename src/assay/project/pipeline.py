@@ -31,7 +31,7 @@ from assay.project.ingestion import IngestResult, ingest, validate
 from assay.project.model_card import card_document, store_card
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import Project
-from assay.registry.records import DatasetVersion, ModelStatus, ModelVersion, Run, RunStatus
+from assay.registry.records import PRODUCTION_ALIAS, DatasetVersion, ModelStatus, ModelVersion, Run, RunStatus
 from assay.spec.model import Spec
 from assay.training.environment import capture_environment, factory_source
 from assay.training.signature import to_model_frame
@@ -278,7 +278,6 @@ def _importance(
     return permutation_importance(predict, rows, trained.labels["test"], metric=metric, seed=spec.seed)
 
 
-PRODUCTION_ALIAS = "production"
 
 
 def champions_for(project: Project, spec: Spec, test_rows: pl.DataFrame) -> list[Champion]:

@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 
 from assay.errors import NotFoundError, RegistryError
 from assay.registry._orm import AliasRow, ApiKeyRow, DeploymentRow, RegisteredModelRow
-from assay.registry.records import AuditEntry, Deployment
+from assay.registry.records import PRODUCTION_ALIAS, AuditEntry, Deployment
 from assay.security.keys import ApiKey, Role
 
-PRODUCTION = "production"
 
 Audit = Callable[..., AuditEntry]
 
@@ -54,7 +53,7 @@ def revoke_key(session: Session, key_id: str, *, actor: str, at: datetime, audit
 
 def read_deployment(session: Session, name: str) -> Deployment:
     production = session.scalars(
-        select(AliasRow.version).where(AliasRow.model_name == name, AliasRow.alias == PRODUCTION)
+        select(AliasRow.version).where(AliasRow.model_name == name, AliasRow.alias == PRODUCTION_ALIAS)
     ).one_or_none()
     row = session.get(DeploymentRow, name)
     if row is None:

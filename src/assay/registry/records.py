@@ -9,6 +9,9 @@ from enum import Enum
 from typing import Any
 
 
+PRODUCTION_ALIAS = "production"  # the alias servers answer with, moved only with deployment bookkeeping
+
+
 class ModelStatus(str, Enum):
     """Lifecycle of a model version."""
 
@@ -130,6 +133,7 @@ class AuditEntry:
 
 
 __all__ = [
+    "PRODUCTION_ALIAS",
     "AliasChange",
     "AuditEntry",
     "DatasetVersion",

@@ -35,6 +35,7 @@ from assay.registry._sql_migrate import current_revision, head_revision, upgrade
 from assay.registry._sql_values import json_object, positive_limit, utc
 from assay.registry._sql_versioning import insert_if_absent, next_version
 from assay.registry.records import (
+    PRODUCTION_ALIAS,
     AliasChange,
     AuditEntry,
     DatasetVersion,
@@ -424,7 +425,7 @@ class SqlMetadataStore:
             move = None
             if production is not None:
                 def move() -> object:
-                    return _move_alias(session, name, _serving.PRODUCTION, production, actor=actor, reason=reason, at=at)
+                    return _move_alias(session, name, PRODUCTION_ALIAS, production, actor=actor, reason=reason, at=at)
             return _serving.change_deployment(
                 session, name, canary=canary, canary_percent=canary_percent, shadow=shadow, fallback=fallback,
                 action=action,
