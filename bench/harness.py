@@ -138,5 +138,16 @@ def load_average() -> list[float] | None:
         return None
 
 
+def venv_python(explicit: str | None, *, env_var: str, default: Path, option: str, setup: str) -> str | None:
+    """The python of a baseline's own venv: `explicit`, else `$env_var`, else `default` if it exists
+    (None: the baseline is reported as not measured). A named one that does not exist stops the run."""
+    chosen = explicit or os.environ.get(env_var) or None
+    if chosen:
+        if not Path(chosen).exists():
+            raise SystemExit(f"{option} {chosen!r} does not exist; run bash {setup}")
+        return chosen
+    return str(default) if default.exists() else None
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)

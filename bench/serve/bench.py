@@ -52,7 +52,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import REPO_DIR, WorkerError, child_env, load_average, log, run_json, summarise  # noqa: E402
+from harness import REPO_DIR, WorkerError, child_env, load_average, log, run_json, summarise, venv_python  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -221,12 +221,8 @@ def bentoml_target(project: Path, env: dict[str, str], bentoml_python: str | Non
 
 
 def resolve_bentoml_python(explicit: str | None) -> str | None:
-    chosen = explicit or os.environ.get("ASSAY_BENCH_BENTOML_PYTHON") or None
-    if chosen:
-        if not Path(chosen).exists():
-            raise SystemExit(f"--bentoml-python {chosen!r} does not exist; run bash bench/setup-bentoml-venv.sh")
-        return chosen
-    return str(DEFAULT_BENTOML_PYTHON) if DEFAULT_BENTOML_PYTHON.exists() else None
+    return venv_python(explicit, env_var="ASSAY_BENCH_BENTOML_PYTHON", default=DEFAULT_BENTOML_PYTHON,
+                       option="--bentoml-python", setup="bench/setup-bentoml-venv.sh")
 
 
 # --- load -------------------------------------------------------------------------------------
@@ -306,6 +302,7 @@ def run_model(model: str, repeat: int, quick: bool, *, duration_s: float | None 
     if not Path(WRK).exists():
         raise SystemExit(f"wrk not found ({WRK}); install it (apt-get install wrk)")
     env = bench_env()
+    bentoml_python = resolve_bentoml_python(bentoml_python)
     project = make_project(work_dir, model, env)
     sizes = sorted({rows for _, rows, _ in scenarios})
     prepared = run_json([sys.executable, str(WORKERS / "prepare.py"), str(project), str(work_dir / "bodies"),
@@ -317,7 +314,7 @@ def run_model(model: str, repeat: int, quick: bool, *, duration_s: float | None 
     unavailable: dict[str, str] = {}
     for name, make in (("assay", lambda: assay_target(project, env)),
                        ("fastapi", lambda: fastapi_target(project, env)),
-                       ("bentoml", lambda: bentoml_target(project, env, resolve_bentoml_python(bentoml_python)))):
+                       ("bentoml", lambda: bentoml_target(project, env, bentoml_python))):
         try:
             targets.append(make())
         except TargetUnavailable as exc:
@@ -352,7 +349,7 @@ def run_model(model: str, repeat: int, quick: bool, *, duration_s: float | None 
                 unavailable.setdefault(name, str(exc))
     loads.append(load_average())
     return _report(raw, unavailable, checks, scenarios=scenarios, repeat=repeat, quick=quick, duration_s=duration_s,
-                   project=project, prepared=prepared, bentoml_python=resolve_bentoml_python(bentoml_python),
+                   project=project, prepared=prepared, bentoml_python=bentoml_python,
                    loads=loads, model=model)
 
 

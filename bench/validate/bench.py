@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import WorkerError, child_env, load_average, log, measure_command, run_json, summarise, verdict  # noqa: E402
+from harness import WorkerError, child_env, load_average, log, measure_command, run_json, summarise, venv_python, verdict  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 WORKERS = HERE / "workers"
@@ -65,12 +65,8 @@ def tag(rows: int) -> str:
 
 
 def resolve_pandera_python(explicit: str | None) -> str | None:
-    chosen = explicit or os.environ.get("ASSAY_BENCH_PANDERA_PYTHON") or None
-    if chosen:
-        if not Path(chosen).exists():
-            raise SystemExit(f"--pandera-python {chosen!r} does not exist; run bash bench/setup-pandera-venv.sh")
-        return chosen
-    return str(DEFAULT_PANDERA_PYTHON) if DEFAULT_PANDERA_PYTHON.exists() else None
+    return venv_python(explicit, env_var="ASSAY_BENCH_PANDERA_PYTHON", default=DEFAULT_PANDERA_PYTHON,
+                       option="--pandera-python", setup="bench/setup-pandera-venv.sh")
 
 
 SAMPLE_ROWS = 1000  # the self-test's file

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -21,7 +20,7 @@ from fastapi.responses import Response
 from assay.project.workspace import Project
 from assay.security.keys import Action
 from assay.serving.metrics import ServingMetrics
-from assay.serving.service import REQUEST_ID, ServeOptions, Service, error_answer
+from assay.serving.service import ServeOptions, Service, error_answer
 
 _log = structlog.get_logger("assay.serve")
 
@@ -140,7 +139,7 @@ def create_app(options: ServeOptions) -> ServingApp:
         try:
             await authorize(request, Action.READ_METRICS)
         except Exception as exc:
-            return _error_response(exc, _request_id(request))
+            return _error_response(exc, service().request_id(request.headers.get("x-request-id")))
         body, content_type = service().metrics.render()
         return Response(body, media_type=content_type)
 
@@ -150,14 +149,14 @@ def create_app(options: ServeOptions) -> ServingApp:
             await authorize(request, Action.LIST_MODELS)
             return _json(await asyncio.to_thread(_models_document, service()))
         except Exception as exc:
-            return _error_response(exc, _request_id(request))
+            return _error_response(exc, service().request_id(request.headers.get("x-request-id")))
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> Response:
         try:
             await authorize(request, Action.LIST_MODELS)
         except Exception as exc:
-            return _error_response(exc, _request_id(request))
+            return _error_response(exc, service().request_id(request.headers.get("x-request-id")))
         return _json(_openapi_document(app, service()))
 
     return ServingApp(app, lambda: holder.get("service"))
@@ -211,11 +210,6 @@ def _models_document(svc: Service) -> dict[str, Any]:
     deployment = routes.deployment
     return {"model": svc.model_name, "revision": deployment.revision, "canary_percent": deployment.canary_percent,
             "served": served, "last_error": svc.table.last_error}
-
-
-def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id")
-    return given if given is not None and REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
 def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -232,8 +232,7 @@ class Service:
     async def predict(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         """POST /v1/predict: (status, headers, JSON body). Never raises: every error is an answer."""
         started = time.monotonic()
-        given = headers.get("x-request-id")
-        request_id = given if given is not None and REQUEST_ID.match(given) else self.new_request_id()
+        request_id = self.request_id(headers.get("x-request-id"))
         route, label, status = "production", "none", 200
         try:
             await self.keys.authorize(headers.get("authorization"), Action.PREDICT)
@@ -275,7 +274,10 @@ class Service:
                 _log.info("request", request_id=request_id, status=status, model=label, route=route,
                           latency_ms=round(latency * 1000, 3))
 
-    def new_request_id(self) -> str:
+    def request_id(self, given: str | None) -> str:
+        """The client's X-Request-Id if it is well formed, else a new id unique to this process."""
+        if given is not None and REQUEST_ID.match(given):
+            return given
         return f"{self._id_prefix}{next(self._ids):x}"
 
     def deadline_s(self, header: str | None) -> float:
