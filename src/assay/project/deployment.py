@@ -4,8 +4,9 @@ move traffic), so none of these needs a restart."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from assay.errors import AssayError, RegistryError
 from assay.project.workspace import ModelRef, Project
@@ -80,18 +81,24 @@ def promote_version(project: Project, model: ModelVersion, current: Deployment, 
 
 
 def rollback(project: Project, name: str | None = None, *, target: Literal["production", "canary", "shadow"] = "production",
-             reason: str = "") -> DeploymentChange:
-    """Production back to the model it replaced; or end the canary or the shadow."""
+             reason: str = "", actor: str | None = None, only_canary: int | None = None,
+             details: Mapping[str, Any] | None = None) -> DeploymentChange:
+    """Production back to the model it replaced; or end the canary or the shadow.
+
+    `actor` overrides the project's (a server's canary guard acts as itself); with `only_canary`,
+    a canary is ended only if it is still that version (a newer canary is left alone)."""
     name = name or project.load_spec()[0].model.name
     current = project.metadata.get_deployment(name)
-    common = {"actor": project.actor, "at": project.clock.now()}
+    common = {"actor": actor or project.actor, "at": project.clock.now()}
     if target == "canary":
-        if current.canary is None:
-            raise DeploymentError(f"{name} has no canary", hint="see `assay deployment`")
+        if current.canary is None or (only_canary is not None and current.canary != only_canary):
+            raise DeploymentError(f"{name} has no canary" if current.canary is None else
+                                  f"{name}'s canary is now version {current.canary}, not {only_canary}",
+                                  hint="see `assay deployment`")
         state = project.metadata.change_deployment(
             name, canary=None, canary_percent=0.0, shadow=current.shadow, fallback=current.fallback,
-            action="canary-rollback",
-            reason=reason or "canary ended by hand", details={"rolled_back": current.canary}, **common)
+            action="canary-rollback", reason=reason or "canary ended by hand",
+            details={"rolled_back": current.canary, **(details or {})}, **common)
         return DeploymentChange("canary-rollback", state, f"{name}:{current.canary} no longer takes traffic")
     if target == "shadow":
         if current.shadow is None:

@@ -21,6 +21,7 @@ import structlog
 
 from assay.errors import AssayError
 from assay.project.calibrated import load_registered
+from assay.project.deployment import rollback
 from assay.project.settings import STATE_DIR, Settings
 from assay.project.workspace import Project
 from assay.registry.records import ModelVersion
@@ -99,10 +100,9 @@ class Service:
             build=self._build,
             use_previous=self.serving.fallback.previous_model,
         )
-        self.logs: dict[str, PredictionLog] = {}
+        self._log: PredictionLog | None = None  # opened on first use
         self._tasks: set[asyncio.Task[Any]] = set()
         self._canary_seen: int | None = None
-        self.started_at = time.time()
         self._id_prefix = f"{secrets.token_hex(6)}-"  # unique per process; the counter makes each id unique
         self._ids = itertools.count(1)
 
@@ -132,7 +132,7 @@ class Service:
         settings = self.serving.prediction_log
         if not settings.enabled:
             return None
-        log = self.logs.get(self.model_name)
+        log = self._log
         if log is None:
             root = Path(settings.path) if settings.path else self.project.root / STATE_DIR / "predictions"
             if not root.is_absolute():
@@ -145,7 +145,7 @@ class Service:
                                 flush_interval_s=settings.flush_interval_s, max_buffer_rows=settings.max_buffer_rows,
                                 append_timeout_s=0.5)
             log.start()
-            self.logs[self.model_name] = log
+            self._log = log
         return log
 
     # --- lifecycle --------------------------------------------------------------
@@ -165,8 +165,8 @@ class Service:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.table.close()  # drains what the batchers accepted
-        for log in self.logs.values():
-            await asyncio.to_thread(log.close)  # flushes every accepted prediction
+        if self._log is not None:
+            await asyncio.to_thread(self._log.close)  # flushes every accepted prediction
         if self.cache is not None:
             self.cache.close()
 
@@ -212,14 +212,12 @@ class Service:
                 continue
             _log.warning("canary.rollback", model=routes.canary.label, reason=breach.reason)
             self.metrics.observe_canary_rollback(breach.guard)
-            deployment = routes.deployment
             try:
                 await asyncio.to_thread(
-                    self.project.metadata.change_deployment, self.model_name, canary=None, canary_percent=0.0,
-                    shadow=deployment.shadow, fallback=deployment.fallback, action="canary-rollback", actor=GUARD_ACTOR, reason=breach.reason,
-                    at=datetime.now(UTC),
-                    details={"rolled_back": routes.canary.version, "guard": breach.guard,
-                             "observed": breach.observed, "limit": breach.limit, "requests": breach.requests},
+                    rollback, self.project, self.model_name, target="canary", reason=breach.reason, actor=GUARD_ACTOR,
+                    only_canary=routes.canary.version,
+                    details={"guard": breach.guard, "observed": breach.observed, "limit": breach.limit,
+                             "requests": breach.requests},
                 )
             except Exception as exc:
                 _log.error("canary.rollback_failed", error=f"{type(exc).__name__}: {exc}")
