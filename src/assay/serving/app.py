@@ -127,12 +127,13 @@ def create_app(options: ServeOptions) -> ServingApp:
     @app.get("/readyz", summary="Ready: the production model is loaded and verified (no key needed)")
     async def readyz() -> Response:
         svc = holder.get("service")
-        routes = svc.table.current if svc else None
-        if routes is None or routes.production is None:
-            reason = "no model in production" if svc and not svc.table.last_error else (
-                svc.table.last_error if svc else "starting")
+        if svc is None:
+            return _json({"status": "not ready", "reason": "starting"}, status=503)
+        production = svc.table.current.production
+        if production is None:
+            reason = svc.table.last_error or "no model in production"
             return _json({"status": "not ready", "reason": reason}, status=503)
-        return _json({"status": "ready", "model": routes.production.label})
+        return _json({"status": "ready", "model": production.label})
 
     @app.get("/metrics", summary="Prometheus metrics (role read)")
     async def metrics(request: Request) -> Response:

@@ -52,7 +52,7 @@ class RequestValidationError(AssayError, ValueError):
         self.total = total
 
 
-class RequestTooLargeError(AssayError, ValueError):
+class TooManyRowsError(AssayError, ValueError):
     """More rows than one request may carry (HTTP 413)."""
 
     code = "request-too-large"
@@ -194,7 +194,7 @@ def parse_body(body: bytes, *, max_rows: int) -> list[Any]:
                    else '"rows" must be a non-empty list of objects')
         raise RequestValidationError([{"row": None, "field": None, "problem": problem}])
     if len(rows) > max_rows:
-        raise RequestTooLargeError(len(rows), max_rows)
+        raise TooManyRowsError(len(rows), max_rows)
     return rows
 
 
@@ -335,5 +335,5 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-__all__ = ["InputColumn", "MAX_PROBLEMS", "RequestTooLargeError", "RequestValidationError", "RowBlock", "RowSchema",
+__all__ = ["InputColumn", "MAX_PROBLEMS", "RequestValidationError", "RowBlock", "RowSchema", "TooManyRowsError",
            "model_frame", "parse_body"]

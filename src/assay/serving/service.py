@@ -40,9 +40,7 @@ from assay.serving.batcher import (
     DeadlineExceededError,
     ModelError,
     QueueFullError,
-)
-from assay.serving.batcher import (
-    RequestTooLargeError as QueueRequestTooLargeError,
+    RequestTooLargeError,
 )
 from assay.serving.cache import LocalCache, PredictionCache, RedisCache, row_keys
 from assay.serving.guard import CanaryGuard
@@ -50,10 +48,10 @@ from assay.serving.logs import redact_secrets
 from assay.serving.metrics import ServingMetrics
 from assay.serving.predlog import PredictionLog, PredictionLogError, PredictionRecord
 from assay.serving.request import (
-    RequestTooLargeError,
     RequestValidationError,
     RowBlock,
     RowSchema,
+    TooManyRowsError,
     parse_body,
 )
 from assay.serving.runtime import ModelUnavailableError, Routes, RouteTable, ServedModel
@@ -449,7 +447,7 @@ def error_answer(exc: BaseException, request_id: str,
         status, kind = 403, "auth"
     elif isinstance(exc, RequestValidationError):
         status, kind = 422, "validation"
-    elif isinstance(exc, RequestTooLargeError | QueueRequestTooLargeError):
+    elif isinstance(exc, TooManyRowsError | RequestTooLargeError):
         status, kind = 413, "validation"
     elif isinstance(exc, QueueFullError):
         status, kind = 503, "shed"

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assay.serving.request import (
-    RequestTooLargeError,
     RequestValidationError,
     RowSchema,
+    TooManyRowsError,
     model_frame,
     parse_body,
 )
@@ -82,7 +82,7 @@ def test_a_body_that_is_not_a_rows_object_is_a_422(body: bytes) -> None:
 
 
 def test_too_many_rows_is_a_413_with_the_limit() -> None:
-    with pytest.raises(RequestTooLargeError, match="at most 2"):
+    with pytest.raises(TooManyRowsError, match="at most 2"):
         parse_body(b'{"rows": [{}, {}, {}]}', max_rows=2)
 
 
