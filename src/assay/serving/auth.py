@@ -36,18 +36,16 @@ class KeyCache:
         and verification (comparing digests leaks nothing about the key); the role and revocation
         are checked on every call.
         """
-        if header is not None:
-            digest = hashlib.sha256(header.encode("utf-8", "surrogateescape")).digest()
-            verified = self._verified.get(digest)
-            if verified is not None and verified[0] > self._clock():
-                record = verified[1]
-                if not record.is_revoked and can(record.role, action):
-                    return record
+        digest = None if header is None else hashlib.sha256(header.encode("utf-8", "surrogateescape")).digest()
+        verified = None if digest is None else self._verified.get(digest)
+        if verified is not None and verified[0] > self._clock():
+            cached = verified[1]
+            if not cached.is_revoked and can(cached.role, action):
+                return cached
         record = await self.record(key_id(parse_bearer(header)))
         checked = authorize(header, lambda _: record, action)
-        assert header is not None and record is not None  # authorize raised otherwise
-        self._verified[hashlib.sha256(header.encode("utf-8", "surrogateescape")).digest()] = (
-            self._entries[record.id][0], record)
+        assert digest is not None  # authorize raised for a missing header
+        self._verified[digest] = (self._entries[checked.id][0], checked)
         while len(self._verified) > _MAX_ENTRIES:
             self._verified.pop(next(iter(self._verified)))
         return checked
