@@ -13,9 +13,10 @@ SRC = Path(assay.__file__).resolve().parent
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"__main__"}),
     frozenset({"cli"}),
-    # serving/app.py is the service's composition root (STYLE.md): it wires the project's stores.
-    frozenset({"serving"}),
-    frozenset({"project", "batch", "monitoring"}),
+    # serving/app.py is the service's composition root (STYLE.md): it wires the project's stores;
+    # batch scoring, like serving, runs registered models of a project.
+    frozenset({"serving", "batch"}),
+    frozenset({"project", "monitoring"}),
     frozenset({"training", "evaluation", "registry"}),
     frozenset({"data", "leakage", "features", "security"}),
     frozenset({"spec"}),

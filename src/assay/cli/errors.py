@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assay.batch.errors import ScoringError
 from assay.errors import (
     ArtifactError,
     ArtifactIntegrityError,
@@ -30,6 +31,7 @@ EXIT_CODES: tuple[tuple[type[AssayError], int], ...] = (
     (TrainingError, 8),
     (ReproductionError, 9),
     (GatesFailedError, 11),
+    (ScoringError, 12),
 )
 EXIT_FAILED = 1  # the command ran and its verdict is "no" (e.g. reproduce found a difference)
 EXIT_USAGE = 2

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from assay import __version__
-from assay.cli import checks, data, db, features, leakage, lifecycle, records, serving
+from assay.cli import checks, data, db, features, leakage, lifecycle, records, scoring, serving
 from assay.cli.context import state
 from assay.cli.errors import EXIT_INTERNAL, EXIT_USAGE, exit_code_for, format_error
 from assay.cli.output import gates_table, stderr
@@ -53,6 +53,7 @@ def root(
 
 lifecycle.register(app)
 serving.register(app)
+app.command("score")(scoring.score_command)
 app.command("lineage")(records.lineage_command)
 app.command("reproduce")(checks.reproduce_command)
 app.add_typer(records.models, name="models")

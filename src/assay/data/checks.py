@@ -33,6 +33,7 @@ _FALSE = ("false", "f", "no", "n", "0")
 MAX_LISTED = 200  # allowed lists up to this long are checked (and profiled) by counting each value
 EXAMPLES = 5  # examples (and first failing rows) kept per check
 _RAW = "__assay_raw__"
+_REASONS = "__assay_reasons__"
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +317,16 @@ class SchemaChecker:
         for name, parts in self._unique_values.items():
             parts.append(work.get_column(name))
         self.rows += work.height
+
+    def row_failures(self, work: pl.DataFrame) -> pl.Series:
+        """Per row of a cast batch (`cast`'s working frame), the row-level checks it fails as
+        'check:column; ...', null for a row that passes them all. Uniqueness is not among them: it is
+        a property of the whole dataset, not of a row."""
+        if not self._checks:
+            return pl.Series(_REASONS, [None] * work.height, dtype=pl.String)
+        labels = [pl.when(c.mask.fill_null(False)).then(pl.lit(f"{c.check}:{c.column}")) for c in self._checks]
+        joined = pl.concat_str(labels, separator="; ", ignore_nulls=True)
+        return work.select(pl.when(joined == "").then(None).otherwise(joined).alias(_REASONS)).to_series()
 
     def _add_examples(self, tally: _Tally, values: pl.Series, column: str, distinct: bool) -> None:
         if distinct:

@@ -111,6 +111,19 @@ def _csv_header(uri: str, data: bytes | None = None) -> list[str]:
     return names
 
 
+def source_columns(ref: SourceRef) -> list[str]:
+    """The source's column names, from a CSV header or a Parquet footer, without reading the data."""
+    try:
+        if ref.format == "csv":
+            return _csv_header(ref.uri)
+        with _open(ref.uri) as handle:
+            return list(pq.ParquetFile(handle).schema_arrow.names)
+    except DataSourceError:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        raise _read_error(ref, exc) from exc
+
+
 def _first_non_utf8(uri: str) -> str:
     """Where the first byte that is not UTF-8 is (read in chunks; only called after a failure)."""
     line, carry = 1, b""
@@ -327,4 +340,5 @@ def uri_for_display(uri: str) -> str:
     return uri
 
 
-__all__ = ["BATCH_ROWS", "SourceRef", "columns_mismatch_error", "count_rows", "hash_source", "iter_batches", "read_source", "uri_for_display"]
+__all__ = ["BATCH_ROWS", "SourceRef", "columns_mismatch_error", "count_rows", "hash_source", "iter_batches", "read_source",
+           "source_columns", "uri_for_display"]

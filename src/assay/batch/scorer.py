@@ -1,0 +1,321 @@
+"""Scoring one chunk, in a worker: read, check, predict, write, commit.
+
+A `ChunkScorer` lives in a worker process (or a Ray actor) and loads the model once. For each
+chunk it reads the rows (only the columns the model and the output need), checks them against the
+model signature and the spec's schema checks, predicts on the rows that pass, and writes the
+scored rows and the quarantined ones (with the checks each failed) through the output location's
+atomic protocol; the commit record goes last. Transient I/O errors are retried with exponential
+backoff and full jitter; everything else fails the chunk at once, with a message naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fsspec.spec import AbstractFileSystem
+
+from assay.batch.options import RetryPolicy
+from assay.batch.output import (
+    CommittedChunk,
+    OutputLocation,
+    part_name,
+    quarantine_name,
+)
+from assay.batch.plan import ChunkTask, describe_chunk, read_parquet_rows
+from assay.data.checks import SchemaChecker
+from assay.errors import AssayError
+from assay.project.calibrated import ModelPackage
+from assay.project.quarantine import REASON_COLUMN
+from assay.spec.model import ColumnSchema, DataSchema
+from assay.training.flavors import LoadedModel
+from assay.training.signature import to_model_frame
+
+T = TypeVar("T")
+ROW_INDEX = "row_index"
+_PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+_PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_statistics": True}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """I/O errors that may pass on a retry (a dropped connection, a throttled or full store)."""
+    return isinstance(exc, OSError) and not isinstance(exc, _PERMANENT_OS_ERRORS)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringPlan:
+    """Everything a worker needs besides the chunk. Picklable: it travels to every worker once."""
+
+    package: ModelPackage
+    model_name: str
+    model_version: int
+    run_id: str
+    job_id: str
+    checks: DataSchema  # the schema checks rows must pass: the model's inputs, as the spec declares them
+    id_column: str | None  # the input's row id, carried to the output
+    input_fs: AbstractFileSystem
+    output: OutputLocation
+    threads: int = 1
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def read_columns(self) -> tuple[str, ...]:
+        names = [c["name"] for c in self.package.signature["inputs"]]
+        if self.id_column is not None and self.id_column not in names:
+            names.append(self.id_column)
+        return tuple(names)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkResult:
+    """A committed chunk, with the transient failures that were retried on the way."""
+
+    record: CommittedChunk
+    retries: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkFailure:
+    """A chunk that could not be scored; `transient` when a retry of the whole chunk may help."""
+
+    index: int
+    description: str
+    message: str
+    transient: bool
+    retries: tuple[str, ...] = ()
+
+
+class _ChunkError(Exception):
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def check_schema(signature: Mapping[str, Any], declared: DataSchema | None) -> DataSchema:
+    """The checks every input row must pass: each model input as the spec's schema declares it
+    (type, nullability, range, allowed values), else as the signature recorded it. Uniqueness is a
+    dataset property, not a row's, and is not checked here."""
+    columns: dict[str, ColumnSchema] = {}
+    for column in signature["inputs"]:
+        name = column["name"]
+        found = declared.columns.get(name) if declared is not None else None
+        if found is not None:
+            columns[name] = found.model_copy(update={"unique": False})
+        else:
+            columns[name] = ColumnSchema(type=column["type"], nullable=bool(column.get("nullable", True)))
+    return DataSchema(columns=columns, min_rows=None)
+
+
+def output_columns(signature: Mapping[str, Any], id_column: str | None) -> list[str]:
+    """The scored output's columns, in order."""
+    names = [ROW_INDEX] + ([id_column] if id_column else [])
+    output = signature.get("output", {})
+    if output.get("kind") == "probability" and len(output.get("classes") or []) > 2:
+        names += ["probabilities", "prediction"]
+    else:
+        names.append("score")
+    return names + ["model", "model_version", "run_id"]
+
+
+class ChunkScorer:
+    """Scores chunks with one loaded model; lives as long as its worker."""
+
+    def __init__(self, plan: ScoringPlan, *, sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None) -> None:
+        self.plan = plan
+        self.model: LoadedModel = plan.package.load()
+        self._signature = plan.package.signature
+        self._checkers: dict[tuple[tuple[str, str], ...], SchemaChecker] = {}
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._floats = [c["name"] for c in self._signature["inputs"] if c["type"] == "float"]
+
+    # -- the one entry point
+
+    def run(self, task: ChunkTask) -> ChunkResult | ChunkFailure:
+        """Score and commit one chunk; never raises (a worker must report, not die)."""
+        retries: list[str] = []
+        started = time.perf_counter()
+        try:
+            record = self._score(task, retries)
+        except _ChunkError as exc:
+            return ChunkFailure(task.chunk.index, describe_chunk(task), str(exc), exc.transient, tuple(retries))
+        except AssayError as exc:
+            return ChunkFailure(task.chunk.index, describe_chunk(task), str(exc), False, tuple(retries))
+        except Exception as exc:  # worker boundary: a model or library error becomes the chunk's failure
+            return ChunkFailure(task.chunk.index, describe_chunk(task), f"{type(exc).__name__}: {exc}", False,
+                                tuple(retries))
+        return ChunkResult(record, tuple(retries), time.perf_counter() - started)
+
+    # -- steps
+
+    def _score(self, task: ChunkTask, retries: list[str]) -> CommittedChunk:
+        raw = self._read(task, retries)
+        checker = self._checker(raw)
+        typed, work = checker.cast(raw)
+        reasons = self._reasons(checker, work, typed)
+        good = reasons.is_null()
+        n_bad = int(raw.height - good.sum())
+        positions = np.arange(task.row_index, task.row_index + raw.height, dtype=np.int64)
+        scored = typed.filter(good) if n_bad else typed
+        kept_positions = positions[good.to_numpy()] if n_bad else positions
+        part = self._scored_table(scored, kept_positions)
+        part_bytes = _parquet_bytes(part)
+        chunk = task.chunk
+        self._io(lambda: self.plan.output.write_bytes(part_name(chunk.index), part_bytes), "write", task, retries)
+        quarantine_sha = None
+        quarantine_size = 0
+        counts: dict[str, int] = {}
+        if n_bad:
+            bad = ~good
+            held = raw.filter(bad).with_columns(pl.Series(ROW_INDEX, positions[bad.to_numpy()]),
+                                               reasons.filter(bad).alias(REASON_COLUMN))
+            held = held.select([ROW_INDEX, *raw.columns, REASON_COLUMN])
+            for text, count in held.get_column(REASON_COLUMN).value_counts().iter_rows():
+                for reason in str(text).split("; "):
+                    counts[reason] = counts.get(reason, 0) + int(count)
+            held_bytes = _parquet_bytes(held.to_arrow())
+            self._io(lambda: self.plan.output.write_bytes(quarantine_name(chunk.index), held_bytes), "write", task,
+                     retries)
+            quarantine_sha, quarantine_size = hashlib.sha256(held_bytes).hexdigest(), len(held_bytes)
+        record = CommittedChunk(
+            index=chunk.index, rows=raw.height, scored=part.num_rows, quarantined=n_bad,
+            part_sha256=hashlib.sha256(part_bytes).hexdigest(), part_bytes=len(part_bytes),
+            quarantine_sha256=quarantine_sha, quarantine_bytes=quarantine_size, reasons=dict(sorted(counts.items())),
+        )
+        self._io(lambda: self.plan.output.commit_chunk(record), "commit", task, retries)
+        return record
+
+    def _read(self, task: ChunkTask, retries: list[str]) -> pl.DataFrame:
+        if task.table is not None:
+            table = task.table
+            missing = [c for c in self.plan.read_columns if c not in table.column_names
+                       and (c != self.plan.id_column)]
+            if missing:
+                raise _ChunkError(_missing_columns(task, missing), transient=False)
+            table = table.select([c for c in self.plan.read_columns if c in table.column_names])
+        else:
+            plan = self.plan
+            table = self._io(lambda: read_parquet_rows(plan.input_fs, task.input, task.chunk.start, task.chunk.rows,
+                                                       self._present(task)), "read", task, retries)
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        if frame.height != task.chunk.rows:
+            raise _ChunkError(f"{describe_chunk(task)} read {frame.height} rows, expected {task.chunk.rows}; "
+                              "the input changed while the job ran", transient=False)
+        return frame
+
+    def _present(self, task: ChunkTask) -> list[str]:
+        with self.plan.input_fs.open(task.input.path, "rb") as handle:
+            names = set(pq.ParquetFile(handle).schema_arrow.names)
+        missing = [c for c in self.plan.read_columns if c not in names and c != self.plan.id_column]
+        if missing:
+            raise _ChunkError(_missing_columns(task, missing), transient=False)
+        return [c for c in self.plan.read_columns if c in names]
+
+    def _checker(self, frame: pl.DataFrame) -> SchemaChecker:
+        key = tuple((name, str(dtype)) for name, dtype in frame.schema.items())
+        checker = self._checkers.get(key)
+        if checker is None:
+            checker = SchemaChecker(self.plan.checks)
+            checker.prepare(frame.schema)
+            self._checkers[key] = checker
+        return checker
+
+    def _reasons(self, checker: SchemaChecker, work: pl.DataFrame, typed: pl.DataFrame) -> pl.Series:
+        """The schema checks' verdict per row, plus a finite check on float inputs: the model takes a
+        missing value, never an infinity (serving refuses it the same way)."""
+        reasons = checker.row_failures(work)
+        floats = [name for name in self._floats if name in typed.columns]
+        if not floats:
+            return reasons
+        labels = [pl.when(pl.col(n).is_infinite().fill_null(False)).then(pl.lit(f"finite:{n}")) for n in floats]
+        infinite = typed.select(pl.concat_str(labels, separator="; ", ignore_nulls=True).alias("x")).to_series()
+        if not (infinite != "").any():
+            return reasons
+        both = pl.DataFrame({"a": reasons, "b": infinite}).select(
+            pl.concat_str([pl.col("a"), pl.when(pl.col("b") != "").then(pl.col("b"))], separator="; ",
+                          ignore_nulls=True).alias(reasons.name)).to_series()
+        return both.replace("", None)
+
+    def _scored_table(self, frame: pl.DataFrame, positions: np.ndarray) -> pa.Table:
+        plan = self.plan
+        n = frame.height
+        if n:
+            output = np.asarray(self.model.predict(to_model_frame(frame, self._signature)))
+        else:
+            output = np.empty((0, 2) if self._signature["output"].get("kind") == "probability" else (0,))
+        columns: dict[str, pa.Array] = {ROW_INDEX: pa.array(positions, pa.int64())}
+        if plan.id_column is not None and plan.id_column in frame.columns:
+            columns[plan.id_column] = frame.get_column(plan.id_column).to_arrow()
+        classes = list(self._signature["output"].get("classes") or [])
+        if output.ndim == 2 and output.shape[1] > 2:
+            columns["probabilities"] = pa.FixedSizeListArray.from_arrays(
+                pa.array(np.ascontiguousarray(output, dtype=np.float64).ravel()), output.shape[1])
+            labels = pa.array([str(c) for c in classes], pa.string())
+            columns["prediction"] = labels.take(pa.array(np.argmax(output, axis=1).astype(np.int32)))
+        else:
+            values = output[:, 1] if output.ndim == 2 else output
+            columns["score"] = pa.array(np.ascontiguousarray(values, dtype=np.float64))
+        columns["model"] = _constant(plan.model_name, n, pa.string())
+        columns["model_version"] = _constant(plan.model_version, n, pa.int32())
+        columns["run_id"] = _constant(plan.run_id, n, pa.string())
+        return pa.table(columns)
+
+    def _io(self, action: Callable[[], T], what: str, task: ChunkTask, retries: list[str]) -> T:
+        policy = self.plan.retry
+        for attempt in range(1, policy.attempts + 1):
+            try:
+                return action()
+            except Exception as exc:
+                if not is_transient(exc):
+                    if isinstance(exc, OSError):
+                        raise _ChunkError(f"cannot {what} {describe_chunk(task)}: {type(exc).__name__}: {exc}",
+                                          transient=False) from exc
+                    raise
+                note = f"{describe_chunk(task)}: {what} failed ({type(exc).__name__}: {exc})"
+                if attempt == policy.attempts:
+                    raise _ChunkError(f"{note}; gave up after {attempt} attempts", transient=True) from exc
+                delay = policy.delay_s(attempt, self._rng)
+                retries.append(f"{note}; retry {attempt} of {policy.attempts - 1} in {delay:.2f} s")
+                self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _missing_columns(task: ChunkTask, missing: Sequence[str]) -> str:
+    return (f"{task.input.display} lacks the model input column(s) {', '.join(missing)}; "
+            "score data with the columns the model was trained on (see `assay models show`)")
+
+
+def _constant(value: Any, n: int, kind: pa.DataType) -> pa.Array:
+    return pa.array([value], kind).take(pa.array(np.zeros(n, dtype=np.int32)))
+
+
+def _parquet_bytes(table: pa.Table | pl.DataFrame) -> bytes:
+    """Parquet bytes that depend only on the table: same rows, same bytes, on every run."""
+    buffer = io.BytesIO()
+    pq.write_table(table if isinstance(table, pa.Table) else table.to_arrow(), buffer, **_PARQUET_OPTIONS)
+    return buffer.getvalue()
+
+
+__all__ = [
+    "ROW_INDEX",
+    "ChunkFailure",
+    "ChunkResult",
+    "ChunkScorer",
+    "RetryPolicy",
+    "ScoringPlan",
+    "check_schema",
+    "is_transient",
+    "output_columns",
+]
