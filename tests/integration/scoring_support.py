@@ -3,13 +3,17 @@ and an output folder read back as {relative path: bytes} for byte-for-byte compa
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+from fsspec.implementations.local import LocalFileSystem
 
 from assay.project.demo import example_dir
 
@@ -81,4 +85,45 @@ def data_files(folder: Path) -> dict[str, bytes]:
     return {k: v for k, v in output_files(folder).items() if k.endswith(".parquet")}
 
 
-__all__ = ["PLANTED", "data_files", "make_input", "output_files", "run_score", "score_argv", "start_score"]
+
+
+class FaultyFileSystem(LocalFileSystem):
+    """Local files with faults injected on writes, counted in `faults_dir` so that every worker
+    process sees the same plan: `fail` maps a file name (e.g. 'part-00002.parquet') to how many of
+    its writes fail with EIO (a transient error); `hang` names files whose first write never ends."""
+
+    def __init__(self, faults_dir: str, fail: Mapping[str, int] | None = None, hang: Sequence[str] = (),
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.faults_dir = faults_dir
+        self.fail = dict(fail or {})
+        self.hang = tuple(hang)
+
+    def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
+        name = path.rsplit("/", 1)[-1]
+        target = name[1:].split(".tmp-", 1)[0] if name.startswith(".") else name
+        folder = Path(self.faults_dir)
+        if target in self.hang and _first_time(folder / f"hang-{target}"):
+            time.sleep(3600)  # a hung write: the job's chunk timeout must notice and replace the worker
+        if target in self.fail:
+            count = len(list(folder.glob(f"fail-{target}-*")))
+            if count < self.fail[target]:
+                (folder / f"fail-{target}-{count}-{os.getpid()}").touch()
+                raise OSError(errno.EIO, f"injected I/O error writing {target}")
+        super().pipe_file(path, value, mode=mode, **kwargs)
+
+
+def _first_time(marker: Path) -> bool:
+    try:
+        marker.touch(exist_ok=False)
+    except FileExistsError:
+        return False
+    return True
+
+
+def injected_failures(faults_dir: Path) -> list[str]:
+    return sorted(p.name for p in faults_dir.glob("fail-*"))
+
+
+__all__ = ["PLANTED", "FaultyFileSystem", "data_files", "injected_failures", "make_input", "output_files", "run_score",
+           "score_argv", "start_score"]

@@ -25,7 +25,18 @@ _EXPORTS = {
 }
 
 __all__ = [
-    *_EXPORTS,
+    "DEFAULT_CHUNK_ROWS",
+    "ChunkFailedError",
+    "Engine",
+    "EngineUnavailableError",
+    "LocalEngine",
+    "OutputConflictError",
+    "RetryPolicy",
+    "ScoreOptions",
+    "ScoreSummary",
+    "ScoringError",
+    "available_cores",
+    "score",
 ]
 
 

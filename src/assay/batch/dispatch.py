@@ -17,18 +17,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from assay.batch.errors import ChunkFailedError
+from assay.batch.outcome import ChunkFailure, ChunkResult, Outcome, WorkerLost
 from assay.batch.plan import ChunkTask, describe_chunk
-from assay.batch.scorer import ChunkFailure, ChunkResult
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerLost:
-    """The worker in a slot exited (crashed, or was killed) before answering."""
-
-    reason: str
-
-
-Outcome = ChunkResult | ChunkFailure | WorkerLost
 
 
 class WorkerPool(Protocol):

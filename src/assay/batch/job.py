@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from fsspec.spec import AbstractFileSystem
@@ -24,22 +23,29 @@ from fsspec.spec import AbstractFileSystem
 from assay.batch.dispatch import WorkerPool, dispatch
 from assay.batch.errors import ScoringError
 from assay.batch.options import ScoreOptions
-from assay.batch.output import QUARANTINE_DIR, CommittedChunk, OutputLocation
+from assay.batch.output import (
+    QUARANTINE_DIR,
+    CommittedChunk,
+    OutputLocation,
+    normalise_url,
+)
 from assay.batch.plan import (
     ChunkTask,
     InputFile,
+    ScoringPlan,
+    check_schema,
     hash_inputs,
     iter_csv_tasks,
+    output_columns,
     parquet_columns,
     parquet_tasks,
     plan_chunks,
     resolve_inputs,
 )
-from assay.batch.scorer import ScoringPlan, check_schema, output_columns
 from assay.data.schema import schema_to_dict
 from assay.data.source import source_columns
 from assay.errors import DataSourceError
-from assay.project.calibrated import package_registered
+from assay.project.package import package_registered
 from assay.project.workspace import Project
 
 JOB_FORMAT = 1  # bump when the output's layout or columns change: old jobs then do not match new ones
@@ -51,7 +57,14 @@ class Engine(Protocol):
     name: str
 
     def describe(self) -> str: ...
-    def open(self, plan: ScoringPlan) -> AbstractContextManager[WorkerPool]: ...
+    def start(self) -> None:
+        """Begin starting workers (they may load libraries before the plan is known); idempotent."""
+
+    def open(self, plan: ScoringPlan) -> AbstractContextManager[WorkerPool]:
+        """Workers with the plan; may return before every worker is ready."""
+
+    def close(self) -> None:
+        """Stop workers started but never opened."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +105,6 @@ class ScoreSummary:
 Progress = Callable[[int, int | None], None]  # rows done (committed), rows in all (None: not known yet)
 
 
-def _normalise_url(url: str) -> str:
-    if "://" in url and not url.startswith("file://"):
-        return url.rstrip("/")
-    local = url.removeprefix("file://")
-    return str(Path(local).expanduser().resolve())
-
-
 def _job_id(identity: Mapping[str, Any]) -> str:
     decisive = {k: identity[k] for k in ("format", "model", "options", "output")}
     decisive["input"] = identity["input"]["sha256"]
@@ -130,8 +136,22 @@ def score(
 ) -> ScoreSummary:
     """Score `input_url` with a registered model into `output_url` (see the module docstring)."""
     options = options or ScoreOptions()
+    try:
+        return _score(project, model_ref, input_url=input_url, output_url=output_url, engine=engine, options=options,
+                      progress=progress, note=on_event or (lambda message: None), input_fs=input_fs,
+                      output_fs=output_fs)
+    finally:
+        engine.close()
+
+
+def _score(project: Project, model_ref: str, *, input_url: str, output_url: str, engine: Engine,
+           options: ScoreOptions, progress: Progress | None, note: Callable[[str], None],
+           input_fs: AbstractFileSystem | None, output_fs: AbstractFileSystem | None) -> ScoreSummary:
     started = time.perf_counter()
-    note = on_event or (lambda message: None)
+    output_display = normalise_url(output_url)
+    output = OutputLocation.from_url(output_display, fs=output_fs)
+    if output.manifest() is None:
+        engine.start()  # workers import their libraries while this process hashes the input
     spec, _ = project.load_spec()
     model = project.resolve_model(model_ref)
     fs_in, files = resolve_inputs(input_url, fs=input_fs)
@@ -150,8 +170,6 @@ def score(
     id_column = spec.data.id if spec.data.id and spec.data.id not in spec.data.pii and spec.data.id in first_columns \
         else None
     checks = check_schema(model.signature, spec.data.data_schema)
-    output_display = _normalise_url(output_url)
-    output = OutputLocation.from_url(output_display, fs=output_fs)
 
     note(f"hashing the input ({sum(f.size_bytes for f in files) / 1e6:,.1f} MB in {len(files)} file(s))")
     identity: dict[str, Any] = {
@@ -159,7 +177,7 @@ def score(
         "format": JOB_FORMAT,
         "model": {"ref": model.ref, "name": model.name, "version": model.version,
                   "artifact_sha256": model.artifact_sha256, "run_id": model.run_id},
-        "input": {"url": _normalise_url(input_url), "format": files[0].format, "sha256": hash_inputs(fs_in, files),
+        "input": {"url": normalise_url(input_url), "format": files[0].format, "sha256": hash_inputs(fs_in, files),
                   "files": [{"path": f.display, "bytes": f.size_bytes, "rows": f.rows} for f in files]},
         "options": {"chunk_rows": options.chunk_rows, "id_column": id_column, "checks": schema_to_dict(checks)},
         "output": output_display,
@@ -183,7 +201,7 @@ def score(
 
     plan = ScoringPlan(
         package=package_registered(project, model), model_name=model.name, model_version=model.version,
-        run_id=model.run_id, job_id=job_id, checks=checks, id_column=id_column, input_fs=fs_in, output=output,
+        run_id=model.run_id, checks=checks, id_column=id_column, input_fs=fs_in, output=output,
         threads=spec.model.threads, retry=options.retry,
     )
     planned = plan_chunks(files, chunk_rows=options.chunk_rows)

@@ -15,11 +15,14 @@ import sys
 import time
 from multiprocessing.connection import Connection, wait
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from assay.batch.dispatch import Outcome, WorkerLost
 from assay.batch.errors import ScoringError
-from assay.batch.plan import ChunkTask
-from assay.batch.scorer import ScoringPlan
+from assay.batch.outcome import Outcome, WorkerLost
+
+if TYPE_CHECKING:  # this module stays light: the CLI starts workers before it imports the model stack
+    from assay.batch.plan import ChunkTask
+    from assay.batch.scorer import ScoringPlan
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                      "NUMEXPR_NUM_THREADS")
@@ -33,7 +36,20 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def worker_env() -> dict[str, str]:
+    """The environment of a worker process: this one's, with numeric thread pools pinned to one
+    thread until the plan arrives (the worker then applies the spec's `model.threads`), polars to
+    one thread, and this process's import path."""
+    env = dict(os.environ)
+    env.update({name: "1" for name in _THREAD_VARIABLES})
+    env["POLARS_MAX_THREADS"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    return env
+
+
 class _Worker:
+    """A worker process: it imports the model stack as soon as it starts, then waits for the plan."""
+
     def __init__(self, env: dict[str, str]) -> None:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
@@ -65,24 +81,18 @@ class _Worker:
 
 
 class LocalPool:
-    """`WorkerPool` over local worker processes."""
+    """`WorkerPool` over local worker processes. Each worker gets the plan at once and loads the
+    model while the coordinator goes on; a slot is waited for only when it first gets a chunk."""
 
-    def __init__(self, plan: ScoringPlan, *, workers: int, start_timeout_s: float = 300.0) -> None:
+    def __init__(self, plan: ScoringPlan, workers: list[_Worker], *, start_timeout_s: float = 300.0) -> None:
         self._plan = plan
         self._start_timeout_s = start_timeout_s
-        env = dict(os.environ)
-        env.update({name: str(plan.threads) for name in _THREAD_VARIABLES})
-        env["POLARS_MAX_THREADS"] = "1"
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        self._env = env
-        self._workers: list[_Worker] = []
+        self._workers = workers
+        self._ready: set[int] = set()
         self._busy: set[int] = set()
         try:
-            self._workers = [_Worker(env) for _ in range(workers)]
             for worker in self._workers:
                 worker.inbox.send(("init", plan))
-            for worker in self._workers:
-                self._await_ready(worker)
         except BaseException:
             self.close()
             raise
@@ -105,6 +115,9 @@ class LocalPool:
                                hint="check that `assay models show` can load it here, then run again")
 
     def submit(self, slot: int, task: ChunkTask) -> None:
+        if slot not in self._ready:
+            self._await_ready(self._workers[slot])
+            self._ready.add(slot)
         self._busy.add(slot)
         try:
             self._workers[slot].inbox.send(("task", task))
@@ -128,11 +141,11 @@ class LocalPool:
 
     def replace(self, slot: int) -> None:
         self._busy.discard(slot)
+        self._ready.discard(slot)
         self._workers[slot].kill()
-        worker = _Worker(self._env)
+        worker = _Worker(worker_env())
         self._workers[slot] = worker
         worker.inbox.send(("init", self._plan))
-        self._await_ready(worker)
 
     def close(self) -> None:
         for worker in self._workers:
@@ -157,18 +170,34 @@ class LocalPool:
 
 
 class LocalEngine:
-    """Score on this machine with `workers` processes (default: one per available core)."""
+    """Score on this machine with `workers` processes (default: one per available core).
+
+    `start()` launches the processes early, so they import the model stack while the caller is
+    still hashing the input; `open(plan)` hands them the plan; `close()` stops any not used."""
 
     name = "local"
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or available_cores()
+        self._started: list[_Worker] = []
 
     def describe(self) -> str:
         return f"local, {self.workers} worker process(es)"
 
+    def start(self) -> None:
+        if not self._started:
+            env = worker_env()
+            self._started = [_Worker(env) for _ in range(self.workers)]
+
     def open(self, plan: ScoringPlan) -> LocalPool:
-        return LocalPool(plan, workers=self.workers)
+        self.start()
+        workers, self._started = self._started, []
+        return LocalPool(plan, workers)
+
+    def close(self) -> None:
+        for worker in self._started:
+            worker.kill()
+        self._started = []
 
 
-__all__ = ["LocalEngine", "LocalPool", "available_cores"]
+__all__ = ["LocalEngine", "LocalPool", "available_cores", "worker_env"]

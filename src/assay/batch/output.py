@@ -21,6 +21,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -55,6 +56,14 @@ class CommittedChunk:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CommittedChunk:
         return cls(**{k: data[k] for k in cls.__slots__ if k in data})  # type: ignore[attr-defined]
+
+
+def normalise_url(url: str) -> str:
+    """A location as the job records it: local paths absolute, other URLs without a trailing slash."""
+    if "://" in url and not url.startswith("file://"):
+        return url.rstrip("/")
+    local = url.removeprefix("file://")
+    return str(Path(local).expanduser().resolve())
 
 
 def part_name(index: int) -> str:
@@ -216,4 +225,4 @@ class OutputLocation:
 
 
 __all__ = ["CHUNKS_DIR", "JOB_FILE", "MANIFEST_FILE", "QUARANTINE_DIR", "CommittedChunk", "OutputLocation",
-           "part_name", "quarantine_name"]
+           "normalise_url", "part_name", "quarantine_name"]

@@ -1,4 +1,4 @@
-"""What a scoring job reads and how it is cut: input files, their content hash, deterministic chunks.
+"""The plan of a scoring job: what it reads, how it is cut into chunks, and what each worker gets.
 
 An input is one file, a folder (every Parquet or CSV file under it), or a glob, on any fsspec URL.
 Files are taken in sorted order and each is cut into chunks of `chunk_rows` consecutive rows (a
@@ -10,8 +10,8 @@ the middle, so its chunks are read in order by the coordinator and shipped to th
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import fsspec
@@ -20,11 +20,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.spec import AbstractFileSystem
 
+from assay.batch.options import RetryPolicy
+from assay.batch.output import OutputLocation
 from assay.data.source import SourceRef, iter_batches
 from assay.errors import DataSourceError
+from assay.project.package import ModelPackage
+from assay.spec.model import ColumnSchema, DataSchema
 
 Format = Literal["parquet", "csv"]
 _HASH_BLOCK = 8 << 20
+ROW_INDEX = "row_index"
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,11 +229,75 @@ def read_parquet_rows(fs: AbstractFileSystem, file: InputFile, start: int, rows:
     return table.slice(start - first, rows)
 
 
+@dataclass(frozen=True, slots=True)
+class ScoringPlan:
+    """Everything a worker needs besides the chunk. Picklable: it travels to every worker once."""
+
+    package: ModelPackage
+    model_name: str
+    model_version: int
+    run_id: str
+    checks: DataSchema  # the schema checks rows must pass: the model's inputs, as the spec declares them
+    id_column: str | None  # the input's row id, carried to the output
+    input_fs: AbstractFileSystem
+    output: OutputLocation
+    threads: int = 1
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def read_columns(self) -> tuple[str, ...]:
+        names = [c["name"] for c in self.package.signature["inputs"]]
+        if self.id_column is not None and self.id_column not in names:
+            names.append(self.id_column)
+        return tuple(names)
+
+
+def check_schema(signature: Mapping[str, Any], declared: DataSchema | None) -> DataSchema:
+    """The checks every input row must pass: each model input as the spec's schema declares it
+    (type, nullability, range, allowed values), else as the signature recorded it. Uniqueness is a
+    dataset property, not a row's, and is not checked here."""
+    columns: dict[str, ColumnSchema] = {}
+    for column in signature["inputs"]:
+        name = column["name"]
+        found = declared.columns.get(name) if declared is not None else None
+        if found is not None:
+            columns[name] = found.model_copy(update={"unique": False})
+        else:
+            columns[name] = ColumnSchema(type=column["type"], nullable=bool(column.get("nullable", True)))
+    return DataSchema(columns=columns, min_rows=None)
+
+
+def output_columns(signature: Mapping[str, Any], id_column: str | None) -> list[str]:
+    """The scored output's columns, in order."""
+    names = [ROW_INDEX] + ([id_column] if id_column else [])
+    output = signature.get("output", {})
+    if output.get("kind") == "probability" and len(output.get("classes") or []) > 2:
+        names += ["probabilities", "prediction"]
+    else:
+        names.append("score")
+    return names + ["model", "model_version", "run_id"]
+
+
 def describe_chunk(task: ChunkTask | Any) -> str:
     chunk = task.chunk
     end = chunk.start + chunk.rows - 1
     return f"chunk {chunk.index} (rows {chunk.start}-{end} of {task.input.display})"
 
 
-__all__ = ["Chunk", "ChunkTask", "InputFile", "describe_chunk", "hash_inputs", "iter_csv_tasks", "parquet_columns",
-           "parquet_tasks", "plan_chunks", "read_parquet_rows", "resolve_inputs"]
+__all__ = [
+    "ROW_INDEX",
+    "Chunk",
+    "ChunkTask",
+    "InputFile",
+    "ScoringPlan",
+    "check_schema",
+    "describe_chunk",
+    "hash_inputs",
+    "iter_csv_tasks",
+    "output_columns",
+    "parquet_columns",
+    "parquet_tasks",
+    "plan_chunks",
+    "read_parquet_rows",
+    "resolve_inputs",
+]

@@ -14,34 +14,35 @@ import hashlib
 import io
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from fsspec.spec import AbstractFileSystem
 
-from assay.batch.options import RetryPolicy
+from assay.batch.outcome import ChunkFailure, ChunkResult
 from assay.batch.output import (
     CommittedChunk,
-    OutputLocation,
     part_name,
     quarantine_name,
 )
-from assay.batch.plan import ChunkTask, describe_chunk, read_parquet_rows
+from assay.batch.plan import (
+    ROW_INDEX,
+    ChunkTask,
+    ScoringPlan,
+    describe_chunk,
+    read_parquet_rows,
+)
 from assay.data.checks import SchemaChecker
 from assay.errors import AssayError
-from assay.project.calibrated import ModelPackage
+from assay.project.calibrated import load_package
 from assay.project.quarantine import REASON_COLUMN
-from assay.spec.model import ColumnSchema, DataSchema
 from assay.training.flavors import LoadedModel
 from assay.training.signature import to_model_frame
 
 T = TypeVar("T")
-ROW_INDEX = "row_index"
 _PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 _PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_statistics": True}
 
@@ -51,80 +52,10 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and not isinstance(exc, _PERMANENT_OS_ERRORS)
 
 
-@dataclass(frozen=True, slots=True)
-class ScoringPlan:
-    """Everything a worker needs besides the chunk. Picklable: it travels to every worker once."""
-
-    package: ModelPackage
-    model_name: str
-    model_version: int
-    run_id: str
-    job_id: str
-    checks: DataSchema  # the schema checks rows must pass: the model's inputs, as the spec declares them
-    id_column: str | None  # the input's row id, carried to the output
-    input_fs: AbstractFileSystem
-    output: OutputLocation
-    threads: int = 1
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-
-    @property
-    def read_columns(self) -> tuple[str, ...]:
-        names = [c["name"] for c in self.package.signature["inputs"]]
-        if self.id_column is not None and self.id_column not in names:
-            names.append(self.id_column)
-        return tuple(names)
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkResult:
-    """A committed chunk, with the transient failures that were retried on the way."""
-
-    record: CommittedChunk
-    retries: tuple[str, ...] = ()
-    seconds: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkFailure:
-    """A chunk that could not be scored; `transient` when a retry of the whole chunk may help."""
-
-    index: int
-    description: str
-    message: str
-    transient: bool
-    retries: tuple[str, ...] = ()
-
-
 class _ChunkError(Exception):
     def __init__(self, message: str, *, transient: bool) -> None:
         super().__init__(message)
         self.transient = transient
-
-
-def check_schema(signature: Mapping[str, Any], declared: DataSchema | None) -> DataSchema:
-    """The checks every input row must pass: each model input as the spec's schema declares it
-    (type, nullability, range, allowed values), else as the signature recorded it. Uniqueness is a
-    dataset property, not a row's, and is not checked here."""
-    columns: dict[str, ColumnSchema] = {}
-    for column in signature["inputs"]:
-        name = column["name"]
-        found = declared.columns.get(name) if declared is not None else None
-        if found is not None:
-            columns[name] = found.model_copy(update={"unique": False})
-        else:
-            columns[name] = ColumnSchema(type=column["type"], nullable=bool(column.get("nullable", True)))
-    return DataSchema(columns=columns, min_rows=None)
-
-
-def output_columns(signature: Mapping[str, Any], id_column: str | None) -> list[str]:
-    """The scored output's columns, in order."""
-    names = [ROW_INDEX] + ([id_column] if id_column else [])
-    output = signature.get("output", {})
-    if output.get("kind") == "probability" and len(output.get("classes") or []) > 2:
-        names += ["probabilities", "prediction"]
-    else:
-        names.append("score")
-    return names + ["model", "model_version", "run_id"]
 
 
 class ChunkScorer:
@@ -133,7 +64,7 @@ class ChunkScorer:
     def __init__(self, plan: ScoringPlan, *, sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None) -> None:
         self.plan = plan
-        self.model: LoadedModel = plan.package.load()
+        self.model: LoadedModel = load_package(plan.package)
         self._signature = plan.package.signature
         self._checkers: dict[tuple[tuple[str, str], ...], SchemaChecker] = {}
         self._sleep = sleep
@@ -308,14 +239,4 @@ def _parquet_bytes(table: pa.Table | pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = [
-    "ROW_INDEX",
-    "ChunkFailure",
-    "ChunkResult",
-    "ChunkScorer",
-    "RetryPolicy",
-    "ScoringPlan",
-    "check_schema",
-    "is_transient",
-    "output_columns",
-]
+__all__ = ["ChunkScorer", "is_transient"]

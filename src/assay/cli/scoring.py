@@ -88,8 +88,8 @@ def score_command(
 
     Examples:  assay score credit-default@production --input data/new.parquet --output scores/2026-11-28   ·   assay score credit-default:3 -i s3://bucket/in/ -o s3://bucket/out/ --engine ray --address ray://head:10001
     """
-    from assay.batch.job import score
     from assay.batch.local import LocalEngine
+    from assay.batch.output import OutputLocation, normalise_url
 
     chosen: Engine
     if engine is EngineName.ray:
@@ -100,6 +100,9 @@ def score_command(
         if address:
             raise typer.BadParameter("--address applies to --engine ray only", param_hint="--address")
         chosen = LocalEngine(workers)
+        if OutputLocation.from_url(normalise_url(output_url)).manifest() is None:
+            chosen.start()  # the workers import the model stack while this process imports the rest
+    from assay.batch.job import score
     options = ScoreOptions(chunk_rows=chunk_rows, chunk_timeout_s=chunk_timeout_s, max_attempts=max_attempts)
     started = time.perf_counter()
     with open_project(ctx) as project, _progress(not as_json) as (progress, on_event):

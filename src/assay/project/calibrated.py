@@ -4,17 +4,16 @@ calibrated probability (decision: evaluation.calibration in docs/spec.md)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from assay.errors import ArtifactIntegrityError, DataError
+from assay.errors import DataError
 from assay.evaluation.calibration import (
     Calibrator,
     carve_calibration_split,
@@ -22,64 +21,39 @@ from assay.evaluation.calibration import (
     fit_calibrator,
     reliability,
 )
-from assay.leakage.split import SplitManifest
-from assay.project.workspace import Project
+from assay.project.package import CALIBRATOR_ROLE, ModelPackage, package_registered
 from assay.registry.records import ModelVersion, Run
-from assay.spec.model import Spec
 from assay.training.flavors import LoadedModel
 from assay.training.signature import to_model_frame
-from assay.training.trainer import TrainedModel, encode_labels, load_model, seeded, train
+from assay.training.trainer import (
+    TrainedModel,
+    encode_labels,
+    load_model,
+    seeded,
+    train,
+)
 
-@dataclass(frozen=True, slots=True)
-class ModelPackage:
-    """A registered model as bytes plus everything loading it needs, and nothing that holds a
-    connection: it pickles, so worker processes and Ray actors load the model without the store."""
+if TYPE_CHECKING:
+    from assay.leakage.split import SplitManifest
+    from assay.project.workspace import Project
+    from assay.spec.model import Spec
 
-    ref: str
-    flavor: str
-    artifact: bytes
-    artifact_sha256: str
-    signature: dict[str, Any]
-    trusted_modules: tuple[str, ...]
-    calibrator: dict[str, Any] | None
-    project_dir: Path
-
-    def load(self) -> LoadedModel:
-        """The model, answering calibrated probabilities when its run fitted a calibrator. The
-        artifact's hash is checked again here: a package may have travelled between processes."""
-        digest = hashlib.sha256(self.artifact).hexdigest()
-        if digest != self.artifact_sha256:
-            raise ArtifactIntegrityError(
-                f"the artifact of {self.ref} hashes to {digest}, not {self.artifact_sha256}",
-                hint="the bytes were corrupted in transit or in the store; run `assay artifacts verify`",
-            )
-        loaded = load_model(self.flavor, self.artifact, signature=self.signature,
-                            trusted_modules=self.trusted_modules, project_dir=self.project_dir)
-        return with_calibrator(loaded, None if self.calibrator is None else Calibrator.from_dict(self.calibrator))
-
-
-def package_registered(project: Project, model: ModelVersion, *, run: Run | None = None) -> ModelPackage:
-    """A registered model's artifact (its hash verified on read), with the trust list and the
-    calibrator its run recorded."""
-    run = run or project.metadata.get_run(model.run_id)
-    calibrator = None
-    if CALIBRATOR_ROLE in run.artifacts:
-        calibrator = json.loads(project.artifacts.get_bytes(run.artifacts[CALIBRATOR_ROLE]))["calibrator"]
-    return ModelPackage(
-        ref=model.ref, flavor=model.flavor, artifact=project.artifacts.get_bytes(model.artifact_sha256),
-        artifact_sha256=model.artifact_sha256, signature=dict(model.signature),
-        trusted_modules=tuple(run.params.get("resolved", {}).get("trusted_modules", ())), calibrator=calibrator,
-        project_dir=project.root,
-    )
+def load_package(package: ModelPackage) -> LoadedModel:
+    """The packaged model, answering calibrated probabilities when its run fitted a calibrator. The
+    artifact's hash is checked again here: a package may have travelled between processes."""
+    package.verify()
+    loaded = load_model(package.flavor, package.artifact, signature=package.signature,
+                        trusted_modules=package.trusted_modules, project_dir=package.project_dir)
+    calibrator = None if package.calibrator is None else Calibrator.from_dict(package.calibrator)
+    return with_calibrator(loaded, calibrator)
 
 
 def load_registered(project: Project, model: ModelVersion, *, run: Run | None = None) -> LoadedModel:
     """A registered model's artifact, loaded with the trust list its run recorded, and with the
     calibrator its run fitted, if any: what the model answers is always the calibrated probability."""
-    return package_registered(project, model, run=run).load()
+    return load_package(package_registered(project, model, run=run))
 
 
-CALIBRATOR_ROLE = "calibrator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +67,7 @@ class Calibration:
     bins_before: tuple[dict[str, Any], ...]
 
     def summary(self) -> dict[str, Any]:
-        return {"method": self.calibrator.method, "rows": int(len(self.rows)), "ece_before": self.ece_before,
+        return {"method": self.calibrator.method, "rows": len(self.rows), "ece_before": self.ece_before,
                 "ece_after": self.ece_after, "bins_before": list(self.bins_before)}
 
     def to_json_bytes(self) -> bytes:
@@ -169,5 +143,4 @@ def fit_model(
     return replace(trained, predictions=calibrated), calibration
 
 
-__all__ = ["CALIBRATOR_ROLE", "Calibration", "ModelPackage", "fit_model", "load_registered", "package_registered",
-           "with_calibrator"]
+__all__ = ["CALIBRATOR_ROLE", "Calibration", "fit_model", "load_package", "load_registered", "with_calibrator"]
