@@ -117,7 +117,7 @@ def dispatch(
                 retry_or_fail(task, f"its worker was lost ({outcome.reason})")
         now = clock()
         for slot, (task, started) in list(running.items()):
-            if now - started > chunk_timeout_s:
+            if now - started >= chunk_timeout_s:
                 del running[slot]
                 pool.replace(slot)
                 retry_or_fail(task, f"no answer within the chunk timeout of {chunk_timeout_s:g} s (hung worker replaced)")

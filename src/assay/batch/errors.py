@@ -54,7 +54,7 @@ class ChunkFailedError(ScoringError):
     def __init__(self, chunk: str, cause: str, *, attempts: int, committed: int, total: int | None) -> None:
         of = f" of {total}" if total is not None else ""
         super().__init__(
-            f"{chunk} failed after {attempts} attempt(s): {cause}; {committed}{of} chunks are committed and kept",
+            f"{chunk} failed after {attempts} attempt(s): {cause}; {committed}{of} chunk(s) are committed and kept",
             hint="fix the cause, then run the same command again: it resumes and scores only the chunks not committed",
         )
         self.chunk = chunk
