@@ -46,6 +46,7 @@ ERROR_MODULES = [
     "assay.serving.auth",
     "assay.project.deployment",
     "assay.project.access",
+    "assay.batch.errors",
 ]
 for _module in ERROR_MODULES:
     importlib.import_module(_module)
