@@ -22,6 +22,7 @@ _EXPORTS = {
     "score": "assay.batch.job",
     "LocalEngine": "assay.batch.local",
     "available_cores": "assay.batch.local",
+    "RayEngine": "assay.batch.ray_engine",
 }
 
 __all__ = [

@@ -1,0 +1,218 @@
+"""`assay score --engine ray` on a real local Ray: the same bytes as the local engine, a SIGKILLed
+job resumed to the same bytes, and a clear error when Ray is missing or its cluster unreachable.
+
+Ray runs only in `assay score` subprocesses (each starts and stops its own local instance), never in
+the test process. A Ray process is recognised by the session folder it keeps files open in, which
+Ray names after the driver's pid: that is how the tests check that nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from scoring_support import data_files, make_input, score_argv, start_score
+
+from assay.batch.errors import EngineUnavailableError
+from assay.batch.job import score
+from assay.batch.local import LocalEngine
+from assay.batch.options import ScoreOptions
+from assay.batch.output import CHUNKS_DIR, MANIFEST_FILE
+from assay.batch.ray_engine import RayEngine
+from assay.project.demo import run_demo
+from assay.project.workspace import Project
+
+MODEL = "credit-default:1"
+ROWS = 20_000
+CHUNK_ROWS = 4_000
+CHUNKS = ROWS // CHUNK_ROWS
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return run_demo(tmp_path_factory.mktemp("ray") / "demo", rows=4000).project_dir
+
+
+@pytest.fixture(scope="module")
+def job_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_input(tmp_path_factory.mktemp("ray-input") / "input.parquet", rows=ROWS, row_group_rows=5_000)
+
+
+@pytest.fixture(scope="module")
+def reference(project_dir: Path, job_input: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The job scored uninterrupted by the local engine."""
+    output = tmp_path_factory.mktemp("ray-reference") / "out"
+    score(Project.open(project_dir), MODEL, input_url=str(job_input), output_url=str(output),
+          engine=LocalEngine(2), options=ScoreOptions(chunk_rows=CHUNK_ROWS))
+    return output
+
+
+def _manifest(output: Path) -> dict[str, Any]:
+    return json.loads((output / MANIFEST_FILE).read_text())
+
+
+def _ray_processes(driver_pid: int) -> set[int]:
+    """Processes holding files in the Ray session a driver started (named `session_..._<pid>`)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            links = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if any("/session_" in link and f"_{driver_pid}/" in link for link in links):
+            found.add(int(proc.name))
+    return found
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _is_agent(pid: int) -> bool:
+    """Ray's per-node agents (dashboard, runtime env): they hold no data and outlive a killed driver."""
+    command = _command(pid)
+    return command.startswith("ray::") and command.endswith("Agent")
+
+
+def _await_ray_exit(driver_pid: int, within_s: float, *, but_agents: bool = False) -> set[int]:
+    """Wait (bounded) until a driver's Ray processes are gone (`but_agents`: all but its agents);
+    the ones still there at the end."""
+    deadline = time.monotonic() + within_s
+    left = _ray_processes(driver_pid)
+    while any(not (but_agents and _is_agent(pid)) for pid in left) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = _ray_processes(driver_pid)
+    return left
+
+
+def _kill(pids: set[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
+def ray_drivers() -> Iterator[list[int]]:
+    """Pids of the `assay score --engine ray` processes a test starts; their Ray processes are
+    killed afterwards whatever happened, so a failing test leaves nothing running."""
+    drivers: list[int] = []
+    yield drivers
+    for pid in drivers:
+        _kill(_ray_processes(pid))
+
+
+def _score_ray(project_dir: Path, job_input: Path, output: Path, drivers: list[int], *args: str) -> dict[str, Any]:
+    """`assay score --engine ray --json` to completion; its summary. Asserts Ray stopped with it."""
+    argv = score_argv(MODEL, job_input, output, "--engine", "ray", "--workers", "2", "--chunk-rows", str(CHUNK_ROWS),
+                      "--json", *args)
+    process = subprocess.Popen(argv, cwd=project_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    drivers.append(process.pid)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    left = _await_ray_exit(process.pid, 15)
+    assert left == set(), f"the local Ray instance outlived `assay score`: {[_command(p) for p in left]}"
+    return json.loads(out)
+
+
+def test_ray_engine_writes_the_local_engines_bytes(project_dir: Path, job_input: Path, reference: Path,
+                                                   tmp_path: Path, ray_drivers: list[int]) -> None:
+    output = tmp_path / "ray"
+    summary = _score_ray(project_dir, job_input, output, ray_drivers)
+
+    assert summary["status"] == "scored"
+    assert summary["engine"] == "ray, 2 actor(s) on a local Ray instance"
+    assert (summary["rows"], summary["quarantined"], summary["chunks"]) == (ROWS, 3, CHUNKS)
+    assert data_files(output) == data_files(reference)
+    ours, theirs = _manifest(output), _manifest(reference)
+    assert ours["chunks"] == theirs["chunks"]
+    assert ours["totals"] == theirs["totals"]
+    assert ours["job_id"] != theirs["job_id"]  # another output folder: another job, the same rows
+
+
+@pytest.mark.slow
+def test_ray_job_killed_with_sigkill_resumes_to_the_same_bytes(project_dir: Path, job_input: Path, reference: Path,
+                                                               tmp_path: Path, ray_drivers: list[int]) -> None:
+    output = tmp_path / "killed"
+    driver = start_score(project_dir, MODEL, job_input, output, "--engine", "ray", "--workers", "2",
+                         "--chunk-rows", str(CHUNK_ROWS))
+    ray_drivers.append(driver.pid)
+    deadline = time.monotonic() + 120
+    while not any((output / CHUNKS_DIR).glob("*.json")):
+        assert driver.poll() is None, driver.stderr.read().decode() if driver.stderr else ""
+        assert time.monotonic() < deadline, "no chunk committed within 120 s"
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait(timeout=30)
+    assert not (output / MANIFEST_FILE).exists(), "the job finished before the kill: nothing to resume"
+
+    # Ray's node processes die with the driver; its actors notice within seconds, and may commit
+    # the chunk in hand meanwhile (harmless: the commit is atomic, and a resume re-verifies it).
+    # Its agent processes may outlive it: they hold no data, and are stopped here.
+    left = _await_ray_exit(driver.pid, 30, but_agents=True)
+    assert all(_is_agent(pid) for pid in left), f"still running 30 s after the kill: {[_command(p) for p in left]}"
+    _kill(left)
+    before = {p.relative_to(output).as_posix() for p in output.rglob("*")}
+    time.sleep(2)
+    assert {p.relative_to(output).as_posix() for p in output.rglob("*")} == before, "files appeared after the kill"
+
+    summary = _score_ray(project_dir, job_input, output, ray_drivers)
+
+    assert summary["status"] == "resumed"
+    assert 0 < summary["chunks_scored"] < CHUNKS
+    assert data_files(output) == data_files(reference)
+    manifest = _manifest(output)
+    assert [c["index"] for c in manifest["chunks"]] == list(range(CHUNKS))
+    assert manifest["chunks"] == _manifest(reference)["chunks"]
+    rows = pl.read_parquet(sorted(output.glob("part-*.parquet"))).get_column("row_index")
+    quarantined = pl.read_parquet(sorted((output / "quarantine").glob("*.parquet"))).get_column("row_index")
+    everything = pl.concat([rows, quarantined])
+    assert everything.len() == ROWS
+    assert everything.n_unique() == ROWS
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("form", ["ray://127.0.0.1:{port}", "127.0.0.1:{port}"])
+def test_unreachable_ray_cluster_is_a_clear_engine_error(project_dir: Path, job_input: Path, tmp_path: Path,
+                                                         form: str) -> None:
+    address = form.format(port=_free_port())
+    started = time.monotonic()
+    with pytest.raises(EngineUnavailableError) as caught:
+        score(Project.open(project_dir), MODEL, input_url=str(job_input), output_url=str(tmp_path / "out"),
+              engine=RayEngine(address=address), options=ScoreOptions(chunk_rows=CHUNK_ROWS))
+    assert time.monotonic() - started < 30
+    assert caught.value.code == "score-engine"
+    assert address in caught.value.message
+    assert "cluster is up" in caught.value.hint
+
+
+def test_missing_ray_is_a_clear_engine_error(project_dir: Path, job_input: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails, as when it is not installed
+    with pytest.raises(EngineUnavailableError) as caught:
+        score(Project.open(project_dir), MODEL, input_url=str(job_input), output_url=str(tmp_path / "out"),
+              engine=RayEngine(), options=ScoreOptions(chunk_rows=CHUNK_ROWS))
+    assert "Ray" in caught.value.message and "not installed" in caught.value.message
+    assert caught.value.hint == "pip install 'assay[ray]'"
