@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from assay.batch.errors import EngineUnavailableError, ScoringError
+from assay.batch.outcome import ChunkFailure, Outcome, WorkerLost
 
 if TYPE_CHECKING:
-    from assay.batch.dispatch import Outcome
-    from assay.batch.plan import ChunkTask
-    from assay.batch.scorer import ChunkScorer, ScoringPlan
+    from assay.batch.plan import ChunkTask, ScoringPlan
+    from assay.batch.scorer import ChunkScorer
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                      "NUMEXPR_NUM_THREADS")
@@ -147,9 +147,9 @@ class RayPool:
         return outcomes
 
     def _outcome(self, ref: Any, task: ChunkTask) -> Outcome:
-        from assay.batch.dispatch import WorkerLost
-        from assay.batch.plan import describe_chunk
-        from assay.batch.scorer import ChunkFailure
+        from assay.batch.plan import (
+            describe_chunk,  # polars: never imported at the top (see the module docstring)
+        )
 
         errors = self._ray.exceptions
         try:
@@ -199,6 +199,12 @@ class RayEngine:
     def describe(self) -> str:
         actors = f"{self.workers} actor(s)" if self.workers else "one actor per CPU"
         return f"ray, {actors} on {self._where}"
+
+    def start(self) -> None:
+        """Nothing to start early: Ray is connected, and actors started, in `open`."""
+
+    def close(self) -> None:
+        """Nothing to stop: `open`'s pool owns the actors and the connection."""
 
     def open(self, plan: ScoringPlan) -> RayPool:
         ray = _import_ray()
