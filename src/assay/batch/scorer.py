@@ -14,13 +14,14 @@ import hashlib
 import io
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+import structlog
 
 from assay.batch.outcome import ChunkFailure, ChunkResult
 from assay.batch.output import (
@@ -45,6 +46,8 @@ from assay.training.signature import to_model_frame
 T = TypeVar("T")
 _PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 _PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_statistics": True}
+_VERIFY_ROWS = 2_000  # real rows the direct predict path must agree on before it is used
+_log = structlog.get_logger("assay.batch")
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -70,6 +73,7 @@ class ChunkScorer:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._floats = [c["name"] for c in self._signature["inputs"] if c["type"] == "float"]
+        self._direct: bool | None = None  # the model's polars path: None until verified on this worker
 
     # -- the one entry point
 
@@ -183,7 +187,7 @@ class ChunkScorer:
         plan = self.plan
         n = frame.height
         if n:
-            output = np.asarray(self.model.predict(to_model_frame(frame, self._signature)))
+            output = self._predict(frame)
         else:
             output = np.empty((0, 2) if self._signature["output"].get("kind") == "probability" else (0,))
         columns: dict[str, pa.Array] = {ROW_INDEX: pa.array(positions, pa.int64())}
@@ -203,6 +207,33 @@ class ChunkScorer:
         columns["run_id"] = _constant(plan.run_id, n, pa.string())
         return pa.table(columns)
 
+    def _predict(self, frame: pl.DataFrame) -> np.ndarray:
+        """The model's output for checked rows. A model that can encode a polars frame itself
+        (`predict_polars`: Assay's fast path for gradient-boosting pipelines) skips the pandas frame,
+        once that path has answered bit for bit what the pandas path answers on this worker."""
+        if self._direct is None:
+            self._direct = self._direct_path_agrees(frame.head(_VERIFY_ROWS))
+        if self._direct:
+            output = self.model.predict_polars(frame)  # type: ignore[attr-defined]
+            if output is not None:
+                return np.asarray(output)
+        return np.asarray(self.model.predict(to_model_frame(frame, self._signature)))
+
+    def _direct_path_agrees(self, sample: pl.DataFrame) -> bool:
+        predict = getattr(self.model, "predict_polars", None)
+        if predict is None:
+            return False
+        for frame in (probe_frame(self._signature, sample.schema), sample):
+            got = predict(frame)
+            if got is None:
+                return False
+            want = np.asarray(self.model.predict(to_model_frame(frame, self._signature)))
+            if np.shape(got) != want.shape or not np.array_equal(np.asarray(got), want, equal_nan=True):
+                _log.warning("batch.direct_predict_disabled", model=self.plan.package.ref,
+                             reason="the polars path disagreed with the pandas path")
+                return False
+        return True
+
     def _io(self, action: Callable[[], T], what: str, task: ChunkTask, retries: list[str]) -> T:
         policy = self.plan.retry
         for attempt in range(1, policy.attempts + 1):
@@ -221,6 +252,32 @@ class ChunkScorer:
                 retries.append(f"{note}; retry {attempt} of {policy.attempts - 1} in {delay:.2f} s")
                 self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def probe_frame(signature: Mapping[str, Any], schema: Mapping[str, pl.DataType], *, seed: int = 0) -> pl.DataFrame:
+    """Rows that exercise every input the way a chunk can: every known category, a missing and an
+    unseen value, zero, signed zeros, extremes and NaN for numbers; in the chunk's own types."""
+    rng = np.random.default_rng(seed)
+    pools: dict[str, list[Any]] = {}
+    for column in signature["inputs"]:
+        name, kind = column["name"], column["type"]
+        if kind in ("category", "string"):
+            pools[name] = [*(column.get("categories") or []), None, "", "\x00unseen", "nan"]
+        elif kind == "bool":
+            pools[name] = [True, False, None]
+        elif kind == "int":
+            pools[name] = [0, 1, -1, 7, 2**31, -(2**40), None]
+        elif kind == "float":
+            pools[name] = [0.0, -0.0, 1.0, -1.0, 0.5, 1e300, -1e300, 5e-324, float("nan"), None]
+        else:
+            pools[name] = [None]
+    length = max([64, *(len(pool) for pool in pools.values())])
+    data = {}
+    for name, pool in pools.items():
+        values = [pool[i % len(pool)] for i in range(length)]
+        data[name] = [values[i] for i in rng.permutation(length)]
+    return pl.DataFrame({name: pl.Series(name, data[name], dtype=schema.get(name, pl.Null), strict=False)
+                         for name in data})
 
 
 def _missing_columns(task: ChunkTask, missing: Sequence[str]) -> str:

@@ -93,6 +93,11 @@ class _Calibrated:
     def predict(self, X: Any) -> np.ndarray:
         return _calibrate(np.asarray(self.inner.predict(X)), self.calibrator)
 
+    def predict_polars(self, frame: pl.DataFrame) -> np.ndarray | None:
+        inner = getattr(self.inner, "predict_polars", None)
+        raw = inner(frame) if inner is not None else None
+        return None if raw is None else _calibrate(np.asarray(raw), self.calibrator)
+
 
 def with_calibrator(loaded: LoadedModel, calibrator: Calibrator | None) -> LoadedModel:
     return loaded if calibrator is None else _Calibrated(loaded, calibrator)

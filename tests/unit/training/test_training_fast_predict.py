@@ -183,3 +183,33 @@ def test_caller_rows_take_part_in_verification() -> None:
     assert model.with_fast_path(sample).fast_path
     assert model.with_fast_path(sample[CATEGORICAL + NUMERIC]).fast_path  # rows the fast path leaves alone
     assert model.with_fast_path(sample.assign(extra=1.0)[["extra", *CATEGORICAL]]).fast_path  # rejected rows
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+def test_polars_frames_predict_bitwise_as_their_pandas_model_frame(kind: str) -> None:
+    """Batch scoring's direct path: a polars frame (strings, nulls, unseen and infrequent categories)
+    answers bit for bit what the pandas frame built from it answers."""
+    import polars as pl
+
+    model = _fitted(kind, seed=3)
+    frame = _frame(3_000, seed=4, unseen=True)
+    frame.loc[::7, "colour"] = ""  # an empty string is a value, not a missing one
+    polars = pl.from_pandas(frame).with_columns(pl.col(CATEGORICAL).cast(pl.String))
+    assert polars["colour"].null_count() > 0 and polars["city"].null_count() > 0
+    pandas = polars.to_pandas()
+    for name in CATEGORICAL:  # the pandas frame `to_model_frame` builds: object strings, NaN for missing
+        pandas[name] = pandas[name].astype(object).where(pandas[name].notna(), np.nan)
+    direct = model.predict_polars(polars.select(model.fast.columns))  # type: ignore[union-attr]
+    assert direct is not None
+    assert np.array_equal(direct, model.predict(pandas[list(model.fast.columns)]))  # type: ignore[union-attr]
+    assert np.array_equal(direct, model.predict_with_pipeline(pandas[list(model.fast.columns)]))  # type: ignore[union-attr]
+
+
+def test_frames_the_direct_path_cannot_encode_are_declined() -> None:
+    import polars as pl
+
+    model = _fitted("binary", seed=3)
+    frame = pl.from_pandas(_frame(50, seed=5)).with_columns(pl.col(CATEGORICAL).cast(pl.String))
+    assert model.predict_polars(frame.drop("x2")) is None  # a column is missing
+    assert model.predict_polars(frame.with_columns(pl.col("colour").cast(pl.Categorical))) is None  # not plain strings
+    assert SklearnModel(model.model, model.task).predict_polars(frame) is None  # no fast path at all

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import structlog
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -66,6 +67,10 @@ class FastPredictor:
         matrix = self._matrix(X)
         if matrix is None:
             return None
+        return self.predict_matrix(matrix)
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """The estimator's output for an encoded matrix (rows x layout, float64)."""
         n_rows, per_iteration = len(matrix), len(self.baseline)
         step = max(1, _CHUNK_VALUES // (len(self.trees) + per_iteration))
         raw = np.empty((per_iteration, n_rows))
@@ -98,6 +103,33 @@ class FastPredictor:
             if not _encode(values[:, column.position], column, out=matrix[:, j]):
                 return None
         return matrix
+
+    def polars_matrix(self, frame: pl.DataFrame) -> np.ndarray | None:
+        """The matrix `_matrix` builds from the pandas frame `to_model_frame` makes of `frame`, built
+        by polars without boxing a value: numbers as float64 (null as NaN), categories as their codes
+        (null: the missing code; any other unknown string: the unknown code). None when a column is
+        absent or not a number or a string (dates: the pandas path converts them)."""
+        exprs = []
+        for j, column in enumerate(self.layout):
+            name = self.columns[column.position]
+            dtype = frame.schema.get(name)
+            if dtype is None:
+                return None
+            if column.codes is None:
+                if not (dtype.is_numeric() or dtype == pl.Boolean):
+                    return None
+                exprs.append(pl.col(name).cast(pl.Float64).fill_null(np.nan).alias(f"_{j}"))
+                continue
+            if dtype != pl.String:
+                return None
+            keys = list(column.codes)
+            coded = pl.col(name).replace_strict(keys, [column.codes[k] for k in keys], default=column.unknown,
+                                                return_dtype=pl.Float64)
+            exprs.append(pl.when(pl.col(name).is_null()).then(pl.lit(column.missing, pl.Float64)).otherwise(coded)
+                         .alias(f"_{j}"))
+        if frame.height == 0:
+            return None
+        return np.ascontiguousarray(frame.select(exprs).to_numpy(), dtype=np.float64)
 
     def _raw(self, matrix: np.ndarray) -> np.ndarray:
         """Sum of leaf values, added in _raw_predict's order: 0 + baseline, then tree by tree."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import structlog
 
 from assay.errors import FlavorError, TrainingError
@@ -130,6 +131,17 @@ class SklearnModel:
             if raw is not None:
                 return self._finish(raw)
         return self.predict_with_pipeline(X)
+
+    def predict_polars(self, frame: pl.DataFrame) -> np.ndarray | None:
+        """What `predict(to_model_frame(frame, signature))` answers, without the pandas frame, when the
+        fast path can encode `frame` itself; None otherwise (the caller takes the pandas path).
+        Callers verify the two agree on their own rows before relying on it (batch scoring does)."""
+        if self.fast is None:
+            return None
+        matrix = self.fast.polars_matrix(frame)
+        if matrix is None:
+            return None
+        return self._finish(self.fast.predict_matrix(matrix))
 
     def predict_with_pipeline(self, X: pd.DataFrame) -> np.ndarray:
         """Predict through the fitted estimator itself, never the fast path."""
