@@ -47,6 +47,7 @@ from assay.data.source import source_columns
 from assay.errors import DataSourceError
 from assay.project.package import package_registered
 from assay.project.workspace import Project
+from assay.registry.records import ModelStatus
 
 JOB_FORMAT = 1  # bump when the output's layout or columns change: old jobs then do not match new ones
 
@@ -154,6 +155,8 @@ def _score(project: Project, model_ref: str, *, input_url: str, output_url: str,
         engine.start()  # workers import their libraries while this process hashes the input
     spec, _ = project.load_spec()
     model = project.resolve_model(model_ref)
+    if model.status not in (ModelStatus.CANDIDATE, ModelStatus.APPROVED):
+        note(f"warning: {model.ref} is {model.status.value}; scoring it anyway (see `assay models show {model.ref}`)")
     fs_in, files = resolve_inputs(input_url, fs=input_fs)
 
     inputs = [c["name"] for c in model.signature["inputs"]]

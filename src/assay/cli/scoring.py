@@ -47,10 +47,16 @@ class _Rows(ProgressColumn):
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[tuple[Callable[[int, int | None], None] | None, Callable[[str], None]]]:
-    """A progress bar (rows, rows/s, ETA) and event lines on stderr, when it is a terminal."""
+    """A progress bar (rows, rows/s, ETA) on stderr when it is a terminal; event lines (resumed,
+    retried, re-queued, warnings) on stderr always, so logs of scheduled runs keep them."""
     console = stderr()
+
+    def event(message: str) -> None:
+        style = "yellow" if message.startswith("warning") else "dim"
+        console.print(f"[{style}]{message}[/]", highlight=False)
+
     if not enabled or not console.is_terminal:
-        yield None, lambda message: None
+        yield None, event
         return
     columns = (TextColumn("scoring"), BarColumn(), TaskProgressColumn(), _Rows(), _RowsPerSecond(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
@@ -64,7 +70,7 @@ def _progress(enabled: bool) -> Iterator[tuple[Callable[[int, int | None], None]
                 started = True
             bar.update(task, completed=done, total=total)
 
-        yield update, lambda message: bar.console.print(f"[dim]{message}[/]", highlight=False)
+        yield update, event
 
 
 def score_command(
