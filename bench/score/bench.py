@@ -112,8 +112,13 @@ def prepare_inputs(work_dir: Path, rows: int, env: Mapping[str, str]) -> dict[st
     prefix = work_dir / f"input-{rows}-seed{SEED}-first{prefix_rows}.parquet"
     if not (main.exists() and prefix.exists()):
         log(f"score: writing the input ({rows:,} rows x 25 columns) to {main}")
-    return run_json([sys.executable, str(WORKERS / "prepare.py"), str(main), str(rows), str(SEED),
-                     "--prefix", str(prefix), "--prefix-rows", str(prefix_rows)], env=env, timeout_s=3600)
+    argv = [sys.executable, str(WORKERS / "prepare.py"), str(main), str(rows), str(SEED), "--prefix", str(prefix),
+            "--prefix-rows", str(prefix_rows)]
+    # stderr passes through: the worker logs its progress piece by piece
+    done = subprocess.run(argv, env=dict(env), stdout=subprocess.PIPE, text=True, timeout=3600, check=False)
+    if done.returncode != 0:
+        raise WorkerError(f"{' '.join(argv)} exited {done.returncode} (its stderr is above)")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # --- measurements ----------------------------------------------------------------------------
@@ -154,10 +159,9 @@ def score_command(project: Path, input_path: Path, out_dir: Path, engine: str, e
         stderr_path.unlink(missing_ok=True)
     if code != 0:
         raise WorkerError(f"assay score --engine {engine} exited {code}:\n{_tail(stderr or stdout)}")
-    try:
-        summary = json.loads(stdout)
-    except ValueError:
-        raise WorkerError(f"assay score --engine {engine} printed no JSON summary: {stdout[-500:]!r}") from None
+    summary = _summary(stdout)
+    if summary is None:
+        raise WorkerError(f"assay score --engine {engine} printed no JSON summary: {stdout[-500:]!r}")
     rows = int(summary["rows"])
     # CPU seconds of the command and the children it waited for (its workers; not Ray's daemons,
     # which are not the driver's waited-for children once they outlive it)
@@ -165,6 +169,22 @@ def score_command(project: Path, input_path: Path, out_dir: Path, engine: str, e
     return {"wall_s": wall, "cpu_s": cpu, "load_average_before": load_before, "rows": rows, "rows_s": rows / wall, "job_rows_s": float(summary["rows_per_s"]),
             "job_s": float(summary["seconds"]), "engine": summary.get("engine"), "scored": summary.get("scored"),
             "quarantined": summary.get("quarantined"), "chunks": summary.get("chunks"), **sampler.result()}
+
+
+def _summary(stdout: str) -> dict[str, Any] | None:
+    """The command's JSON summary: all of stdout, or else the last JSON object starting a line (a
+    library may print a line of its own on stdout)."""
+    decoder = json.JSONDecoder()
+    found = None
+    for i, char in enumerate(stdout):
+        if char == "{" and (i == 0 or stdout[i - 1] == "\n"):
+            try:
+                value, _ = decoder.raw_decode(stdout[i:])
+            except ValueError:
+                continue
+            if isinstance(value, dict) and "rows" in value:
+                found = value
+    return found
 
 
 def _wait(process: subprocess.Popen[Any], deadline: float) -> tuple[int | None, Any]:
@@ -309,6 +329,9 @@ def report(raw: Mapping[str, list[Any]], unavailable: Mapping[str, str], *, repe
                 description="rows/s over the scaled ceiling of the same repetition")
         metrics[f"{name}.peak_rss_mib"] = summarise([r["peak_rss_mib"] for r in runs], "MiB", digits=1,
                                                     description=descriptions[name] + "; peak summed RSS of the process tree")
+        metrics[f"{name}.peak_rss_anon_mib"] = summarise(
+            [r["peak_rss_anon_mib"] for r in runs], "MiB", digits=1,
+            description="the same for anonymous memory only (RssAnon: no shared files or shared memory)")
     breakdowns: dict[str, Any] = {}
     for name in ("local", "ray"):
         runs = raw[name]
@@ -354,20 +377,21 @@ def report(raw: Mapping[str, list[Any]], unavailable: Mapping[str, str], *, repe
         runs = raw[name]
         if not runs:
             if name == "ray":
-                table_rows.append(["ray", "not available", "", "", "", "", ""])
+                table_rows.append(["ray", "not available", "", "", "", "", "", ""])
             continue
         rates = [r["rows_s"] for r in runs]
         job = [r["job_rows_s"] for r in runs]
         table_rows.append([label, f"{statistics.median(rates):,.0f}", range_(rates),
                            f"{statistics.median(job):,.0f}", f"{100 * statistics.median(rates) / scaled_median:.1f}%",
                            f"{statistics.median([r['wall_s'] for r in runs]):.1f}",
-                           f"{statistics.median([r['peak_rss_mib'] for r in runs]):,.0f}"])
+                           f"{statistics.median([r['peak_rss_mib'] for r in runs]):,.0f}",
+                           f"{statistics.median([r['peak_rss_anon_mib'] for r in runs]):,.0f}"])
     for key, label in (("batch1000", "ceiling per thread, 1,000-row batches"),
                        ("batch100000", "ceiling per thread, 100,000-row batches")):
         values = [r["rows_per_s"][key] for r in ceil_runs]
-        table_rows.append([label, f"{statistics.median(values):,.0f}", range_(values), "", "", "", ""])
+        table_rows.append([label, f"{statistics.median(values):,.0f}", range_(values), "", "", "", "", ""])
     table_rows.append([f"ceiling scaled (x {workers} workers)", f"{scaled_median:,.0f}", range_(scaled), "", "100.0%",
-                       "", ""])
+                       "", "", ""])
 
     local = raw["local"]
     if local:
@@ -405,7 +429,7 @@ def report(raw: Mapping[str, list[Any]], unavailable: Mapping[str, str], *, repe
         "breakdowns": breakdowns,
         "tables": {"engines side by side (medians over repetitions)": {
             "header": ["engine", "rows/s (wall)", "rows/s range", "job's rows/s", "% of scaled ceiling", "wall s",
-                       "peak MiB"],
+                       "peak MiB", "peak anon MiB"],
             "rows": table_rows}},
         "runs": {k: v for k, v in raw.items() if v},
         "checks": {f"{name}_rows_scored": [r["scored"] for r in raw[name]] for name in ("local", "ray") if raw[name]},
