@@ -398,9 +398,10 @@ def report(raw: Mapping[str, list[Any]], unavailable: Mapping[str, str], *, repe
         wall = statistics.median([r["wall_s"] for r in local])
         job = statistics.median([r["job_s"] for r in local])
         steady = statistics.median([r["rows"] / r["job_s"] for r in local])
-        notes.append(f"local: the command took {wall:.1f} s of wall time, of which the job itself (as it reports) "
-                     f"{job:.1f} s ({steady:,.0f} rows/s); the other {wall - job:.1f} s are interpreter start-up, "
-                     "imports and opening the project")
+        outside = statistics.median([r["wall_s"] - r["job_s"] for r in local])
+        notes.append(f"local (medians): the command took {wall:.1f} s of wall time, the job itself (as it reports) "
+                     f"{job:.1f} s ({steady:,.0f} rows/s); {outside:.1f} s per run were outside the job (interpreter "
+                     "start-up, imports, opening the project)")
     notes.append(f"workers = cores available to this process ({workers}); the ceiling is measured on one thread in "
                  "its own process, and scaled linearly (an upper bound: 2 shared cores also run the coordinator, "
                  "the I/O and the sampler)")
