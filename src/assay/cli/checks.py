@@ -13,8 +13,6 @@ import typer
 from assay.cli.context import JSON_OPTION, open_project, state
 from assay.cli.errors import EXIT_FAILED
 from assay.cli.output import RichReporter, print_json, stderr, stdout, table
-from assay.project.lineage import verify_artifacts
-from assay.project.workspace import ModelRef
 from assay.spec.loader import SPEC_FILENAME, load_spec, spec_json_schema
 
 spec_app = typer.Typer(help="Check the spec, or print its JSON Schema.", no_args_is_help=True)
@@ -32,6 +30,8 @@ def reproduce_command(ctx: typer.Context, ref: str = typer.Argument(..., help="N
     from assay.project.reproduce import reproduce
 
     with open_project(ctx) as project:
+        from assay.project.workspace import ModelRef
+
         result = reproduce(project, ModelRef.parse(ref), reporter=RichReporter(stderr(), quiet=as_json))
     if as_json:
         print_json(result.to_dict())
@@ -74,6 +74,8 @@ def artifacts_verify(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Re-hash every artifact and name any that were tampered with, are missing, or misnamed,
     with the records that depend on them. Exits 6 when any is found."""
     with open_project(ctx) as project:
+        from assay.project.lineage import verify_artifacts
+
         checked, findings = verify_artifacts(project)
     if as_json:
         print_json({"checked": checked, "ok": not findings, "problems": [f.to_dict() for f in findings]})

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from assay.project.settings import Settings
-from assay.project.workspace import Project
+if TYPE_CHECKING:  # opening a project imports the stores; commands that never open one do not pay for it
+    from assay.project.workspace import Project
 
 
 @dataclass
@@ -25,6 +26,9 @@ def state(ctx: typer.Context) -> CliState:
 
 
 def open_project(ctx: typer.Context) -> Project:
+    from assay.project.settings import Settings
+    from assay.project.workspace import Project
+
     return Project.open(state(ctx).project_dir, settings=Settings())
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from assay.cli.context import JSON_OPTION, state
 from assay.cli.output import print_json, stdout
 from assay.project.settings import STATE_DIR, Settings
-from assay.registry.sql import SqlMetadataStore
+
+if TYPE_CHECKING:
+    from assay.registry.sql import SqlMetadataStore
 
 db_app = typer.Typer(
     help="The metadata store's schema. Assay migrates automatically when it opens a project; "
@@ -23,6 +27,8 @@ def _store(ctx: typer.Context) -> SqlMetadataStore:
         folder = state(ctx).project_dir.resolve() / STATE_DIR
         folder.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{folder / 'assay.db'}"
+    from assay.registry.sql import SqlMetadataStore
+
     return SqlMetadataStore.from_url(url)
 
 

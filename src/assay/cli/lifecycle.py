@@ -25,8 +25,6 @@ from assay.cli.output import (
 )
 from assay.project.settings import STATE_DIR, Settings
 
-from assay.data.checks import rows_phrase
-
 if TYPE_CHECKING:
     from assay.data.schema import ValidationReport
     from assay.project.pipeline import TrainResult
@@ -176,6 +174,8 @@ def init(
 
 
 def _render_report(report: ValidationReport, source: str, *, show_all: bool) -> None:
+    from assay.data.checks import rows_phrase
+
     out = stdout()
     shown = report.results if show_all else [r for r in report.results if not r.passed]
     rows = [
@@ -217,7 +217,11 @@ def validate_command(
 
     Exits 4 when a check fails (or drift fails with data.drift.on_fail: fail).
     """
-    from assay.project.validation import SourceValidation, schema_for_validation, validate_sources
+    from assay.project.validation import (
+        SourceValidation,
+        schema_for_validation,
+        validate_sources,
+    )
 
     extra: dict[str, Any] = {}
     with open_project(ctx) as project:

@@ -134,4 +134,4 @@ def scan_progress(*, enabled: bool = True) -> Iterator[Callable[[str, int], None
         yield update
 
 
-__all__ = ["RichReporter", "gates_table", "scan_progress", "fmt_metric", "fmt_time", "key_values", "print_json", "stderr", "stdout", "table"]
+__all__ = ["RichReporter", "fmt_metric", "fmt_time", "gates_table", "key_values", "print_json", "scan_progress", "stderr", "stdout", "table"]

@@ -9,9 +9,6 @@ import typer
 
 from assay.cli.context import JSON_OPTION, open_project
 from assay.cli.output import fmt_metric, fmt_time, key_values, print_json, stdout, table
-from assay.project.lineage import lineage, run_features
-from assay.project.workspace import ModelRef
-from assay.project.models import aliases_of, move_alias, remove_alias, set_status
 from assay.registry.records import AliasChange, DatasetVersion, ModelVersion, Run
 
 models = typer.Typer(help="Registered model versions and their aliases.", no_args_is_help=True)
@@ -113,6 +110,8 @@ def models_show(ctx: typer.Context, ref: str = typer.Argument(..., help="NAME:VE
     """Everything recorded about one model version: status, aliases, metrics, signature, artifact."""
     with open_project(ctx) as project:
         model = project.resolve_model(ref)
+        from assay.project.models import aliases_of
+
         aliases = aliases_of(project, model)
     data = model_dict(model, aliases)
     if as_json:
@@ -136,6 +135,8 @@ def models_alias(
 ) -> None:
     """Point a named alias (e.g. production) at a model version; the move is audit-logged."""
     with open_project(ctx) as project:
+        from assay.project.models import move_alias
+
         change = move_alias(project, ref, alias, reason=reason)
     _print_alias_change(change, as_json)
 
@@ -150,6 +151,8 @@ def models_unalias(
 ) -> None:
     """Remove an alias from a model; the removal is audit-logged."""
     with open_project(ctx) as project:
+        from assay.project.models import remove_alias
+
         change = remove_alias(project, name, alias, reason=reason)
     _print_alias_change(change, as_json)
 
@@ -221,6 +224,8 @@ def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., help="Run id
     git = env.get("git", {})
     out.print(key_values({"run": run.id, "status": run.status.value, "dataset": run.dataset_version_id, "seed": run.seed, "spec sha256": run.spec_sha256, "python": env.get("python"), "platform": env.get("platform"), "git": f"{git.get('commit') or 'not a git repo'}{' (dirty)' if git.get('dirty') else ''}", "started": fmt_time(run.started_at), "finished": fmt_time(run.finished_at), "by": run.created_by, "error": run.error or "-"}))
     out.print(table("artifacts", ["role", "sha256"], [[k, v] for k, v in sorted(run.artifacts.items())]))
+    from assay.project.lineage import run_features
+
     features = run_features(run)
     if features:
         out.print(table("features", ["feature", "version", "source", "events sha256"], [[f["name"], f["version"], f["source"], f["events_sha256"]] for f in features]))
@@ -233,6 +238,9 @@ def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., help="Run id
 def lineage_command(ctx: typer.Context, ref: str = typer.Argument(..., help="NAME:VERSION, NAME@ALIAS or NAME."), as_json: bool = JSON_OPTION) -> None:
     """Print the chain dataset version → run → model, with every hash needed to check it."""
     with open_project(ctx) as project:
+        from assay.project.lineage import lineage
+        from assay.project.workspace import ModelRef
+
         found = lineage(project, ModelRef.parse(ref))
     data = found.to_dict()
     if as_json:
@@ -262,6 +270,8 @@ def models_status(
     """Move a model version through its lifecycle; the change is audit-logged."""
     with open_project(ctx) as project:
         before = project.resolve_model(ref)
+        from assay.project.models import aliases_of, set_status
+
         updated = set_status(project, before, status, reason=reason)
         aliases = aliases_of(project, updated)
     if as_json:

@@ -27,7 +27,7 @@ def serve_command(
     Clients POST rows to /v1/predict with an Authorization: Bearer KEY header (make a key with: assay keys create --role predict --name NAME).
 
     Also: GET /healthz, /readyz, /metrics, /v1/models and /openapi.json. Deploys and rollbacks reach a running server within serving.poll_interval_s, with no restart. See docs/serving.md.
-    """  # noqa: E501 - one line per paragraph: the help reflows them
+    """
     from assay.serving.server import run_server
 
     with open_project(ctx) as project:
