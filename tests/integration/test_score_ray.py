@@ -52,8 +52,9 @@ def job_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def reference(project_dir: Path, job_input: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The job scored uninterrupted by the local engine."""
     output = tmp_path_factory.mktemp("ray-reference") / "out"
-    score(Project.open(project_dir), MODEL, input_url=str(job_input), output_url=str(output),
-          engine=LocalEngine(2), options=ScoreOptions(chunk_rows=CHUNK_ROWS))
+    with Project.open(project_dir) as project:
+        score(project, MODEL, input_url=str(job_input), output_url=str(output), engine=LocalEngine(2),
+              options=ScoreOptions(chunk_rows=CHUNK_ROWS))
     return output
 
 

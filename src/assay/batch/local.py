@@ -18,15 +18,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from assay.batch.errors import ScoringError
+from assay.batch.options import thread_env
 from assay.batch.outcome import Outcome, WorkerLost
 
 if TYPE_CHECKING:  # this module stays light: the CLI starts workers before it imports the model stack
     from assay.batch.plan import ChunkTask
     from assay.batch.scorer import ScoringPlan
-
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-                     "NUMEXPR_NUM_THREADS")
-
 
 def available_cores() -> int:
     """Cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
@@ -40,9 +37,7 @@ def worker_env() -> dict[str, str]:
     """The environment of a worker process: this one's, with numeric thread pools pinned to one
     thread until the plan arrives (the worker then applies the spec's `model.threads`), polars to
     one thread, and this process's import path."""
-    env = dict(os.environ)
-    env.update({name: "1" for name in _THREAD_VARIABLES})
-    env["POLARS_MAX_THREADS"] = "1"
+    env = {**os.environ, **thread_env(1)}
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     return env
 

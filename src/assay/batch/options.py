@@ -6,6 +6,14 @@ import random
 from dataclasses import dataclass, field
 
 DEFAULT_CHUNK_ROWS = 100_000
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                     "NUMEXPR_NUM_THREADS")
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment variables that pin a scoring process's numeric thread pools to `threads`, and
+    polars to one thread (parallelism comes from worker processes or actors)."""
+    return {**dict.fromkeys(_THREAD_VARIABLES, str(threads)), "POLARS_MAX_THREADS": "1"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,4 +47,4 @@ class ScoreOptions:
             raise ValueError("max_attempts must be at least 1")
 
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "RetryPolicy", "ScoreOptions"]
+__all__ = ["DEFAULT_CHUNK_ROWS", "RetryPolicy", "ScoreOptions", "thread_env"]

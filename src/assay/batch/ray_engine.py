@@ -30,20 +30,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from assay.batch.errors import EngineUnavailableError, ScoringError
+from assay.batch.options import thread_env
 from assay.batch.outcome import ChunkFailure, Outcome, WorkerLost
 
 if TYPE_CHECKING:
     from assay.batch.plan import ChunkTask, ScoringPlan
     from assay.batch.scorer import ChunkScorer
 
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-                     "NUMEXPR_NUM_THREADS")
 _INSTALL_HINT = "pip install 'assay[ray]'"
-
-
-def thread_env(threads: int) -> dict[str, str]:
-    """The environment that pins a scoring process's thread pools."""
-    return {**{name: str(threads) for name in _THREAD_VARIABLES}, "POLARS_MAX_THREADS": "1"}
 
 
 def _import_ray() -> Any:
@@ -267,4 +261,4 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines() or [type(exc).__name__])[0][:300]
 
 
-__all__ = ["RayEngine", "RayPool", "thread_env"]
+__all__ = ["RayEngine", "RayPool"]
