@@ -1,8 +1,9 @@
 """`assay score --engine ray` on a real local Ray: the same bytes as the local engine, a SIGKILLed
-job resumed to the same bytes, and a clear error when Ray is missing or its cluster unreachable.
+job resumed to the same bytes, a hung actor replaced, and a clear error when Ray is missing or its
+cluster unreachable.
 
-Ray runs only in `assay score` subprocesses (each starts and stops its own local instance), never in
-the test process. A Ray process is recognised by the session folder it keeps files open in, which
+Ray runs in `assay score` subprocesses (each starts and stops its own local instance), and once in
+the test process (the hung actor, whose fault needs the Python API). A Ray process is recognised by the session folder it keeps files open in, which
 Ray names after the driver's pid: that is how the tests check that nothing is left behind.
 """
 
@@ -217,3 +218,28 @@ def test_missing_ray_is_a_clear_engine_error(project_dir: Path, job_input: Path,
               engine=RayEngine(), options=ScoreOptions(chunk_rows=CHUNK_ROWS))
     assert "Ray" in caught.value.message and "not installed" in caught.value.message
     assert caught.value.hint == "pip install 'assay[ray]'"
+
+
+def test_a_hung_ray_actor_is_replaced_and_its_chunk_scored_again(project_dir: Path, job_input: Path,
+                                                                   reference: Path, tmp_path: Path) -> None:
+    """Through the Python API (the fault is injected with a filesystem the actors use): the first
+    write of chunk 2's part never returns; the chunk timeout kills that actor, a fresh one scores the
+    chunk, and the output is still the local engine's, byte for byte. Ray stops with the job."""
+    from scoring_support import FaultyFileSystem
+
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    fs = FaultyFileSystem(str(faults), hang=("part-00002.parquet",))
+    try:
+        with Project.open(project_dir) as project:
+            summary = score(project, MODEL, input_url=str(job_input), output_url=str(tmp_path / "out"),
+                            engine=RayEngine(workers=2), output_fs=fs,
+                            options=ScoreOptions(chunk_rows=CHUNK_ROWS, chunk_timeout_s=8.0))
+    finally:
+        left = _await_ray_exit(os.getpid(), 30) - {os.getpid()}
+        _kill(left)
+    assert (faults / "hang-part-00002.parquet").exists(), "the fault was never hit"
+    assert summary.status == "scored" and summary.rows == ROWS
+    assert len(summary.requeued) == 1 and "chunk 2 " in summary.requeued[0] and "chunk timeout" in summary.requeued[0]
+    assert data_files(tmp_path / "out") == data_files(reference)
+    assert left == set(), f"Ray outlived the job: {[_command(p) for p in left]}"
