@@ -58,7 +58,7 @@ def dispatch(
     again: deque[ChunkTask] = deque()
     attempts: dict[int, int] = {}
     running: dict[int, tuple[ChunkTask, float]] = {}
-    failure: ChunkFailedError | None = None
+    failure: tuple[str, str, int] | None = None  # the first chunk that failed for good: (chunk, cause, attempts)
     exhausted = False
 
     def next_task() -> ChunkTask | None:
@@ -91,7 +91,7 @@ def dispatch(
             on_event(stats.requeued[-1])
             again.append(task)
         elif failure is None:
-            failure = ChunkFailedError(describe_chunk(task), why, attempts=tries, committed=committed, total=total)
+            failure = (describe_chunk(task), why, tries)
 
     fill()
     while running:
@@ -110,8 +110,7 @@ def dispatch(
                 if outcome.transient:
                     retry_or_fail(task, outcome.message)
                 elif failure is None:
-                    failure = ChunkFailedError(outcome.description, outcome.message, attempts=attempts[task.chunk.index],
-                                               committed=committed, total=total)
+                    failure = (outcome.description, outcome.message, attempts[task.chunk.index])
             else:
                 pool.replace(slot)
                 retry_or_fail(task, f"its worker was lost ({outcome.reason})")
@@ -122,9 +121,9 @@ def dispatch(
                 pool.replace(slot)
                 retry_or_fail(task, f"no answer within the chunk timeout of {chunk_timeout_s:g} s (hung worker replaced)")
         fill()
-    if failure is not None:
-        # chunks that finished after the failure are committed too: count them
-        raise ChunkFailedError(failure.chunk, failure.cause, attempts=failure.attempts, committed=committed, total=total)
+    if failure is not None:  # raised once running chunks finished: they count as committed
+        chunk, cause, tries = failure
+        raise ChunkFailedError(chunk, cause, attempts=tries, committed=committed, total=total)
     return stats
 
 

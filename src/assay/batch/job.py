@@ -31,19 +31,16 @@ from assay.batch.output import (
 )
 from assay.batch.plan import (
     ChunkTask,
-    InputFile,
     ScoringPlan,
     check_schema,
     hash_inputs,
     iter_csv_tasks,
     output_columns,
-    parquet_columns,
     parquet_tasks,
     plan_chunks,
     resolve_inputs,
 )
 from assay.data.schema import schema_to_dict
-from assay.data.source import source_columns
 from assay.errors import DataSourceError
 from assay.project.package import package_registered
 from assay.project.workspace import Project
@@ -113,15 +110,6 @@ def _job_id(identity: Mapping[str, Any]) -> str:
     return "score-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _columns_of(fs: AbstractFileSystem, file: InputFile) -> list[str]:
-    if file.format == "parquet":
-        try:
-            return list(parquet_columns(fs, file))
-        except OSError as exc:
-            raise DataSourceError(f"cannot read {file.display}: {exc}", hint="check the file") from exc
-    return source_columns(file.source())
-
-
 def score(
     project: Project,
     model_ref: str,
@@ -151,7 +139,8 @@ def _score(project: Project, model_ref: str, *, input_url: str, output_url: str,
     started = time.perf_counter()
     output_display = normalise_url(output_url)
     output = OutputLocation.from_url(output_display, fs=output_fs)
-    if output.manifest() is None:
+    existing = output.manifest()
+    if existing is None:
         engine.start()  # workers import their libraries while this process hashes the input
     spec, _ = project.load_spec()
     model = project.resolve_model(model_ref)
@@ -160,18 +149,15 @@ def _score(project: Project, model_ref: str, *, input_url: str, output_url: str,
     fs_in, files = resolve_inputs(input_url, fs=input_fs)
 
     inputs = [c["name"] for c in model.signature["inputs"]]
-    first_columns = _columns_of(fs_in, files[0])
-    for file in files if files[0].format == "parquet" else files[:1]:
-        present = first_columns if file is files[0] else _columns_of(fs_in, file)
-        missing = [name for name in inputs if name not in present]
+    for file in files:
+        missing = [name for name in inputs if name not in file.columns]
         if missing:
             raise DataSourceError(
                 f"{file.display} lacks the model input column(s) {', '.join(missing)} that {model.ref} needs",
                 hint="score data with the columns the model was trained on (see `assay models show "
                      f"{model.ref}`)",
             )
-    id_column = spec.data.id if spec.data.id and spec.data.id not in spec.data.pii and spec.data.id in first_columns \
-        else None
+    id_column = spec.data.id if spec.data.id and spec.data.id not in spec.data.pii and all(spec.data.id in f.columns for f in files) else None
     checks = check_schema(model.signature, spec.data.data_schema)
 
     note(f"hashing the input ({sum(f.size_bytes for f in files) / 1e6:,.1f} MB in {len(files)} file(s))")
@@ -188,7 +174,6 @@ def _score(project: Project, model_ref: str, *, input_url: str, output_url: str,
     identity["job_id"] = _job_id(identity)
     job_id = identity["job_id"]
 
-    existing = output.manifest()
     if existing is not None and existing.get("job_id") == job_id and existing.get("complete"):
         totals = existing["totals"]
         return ScoreSummary(job_id, model.ref, output_display, "complete", engine.name, totals["rows"], totals["scored"],

@@ -22,7 +22,7 @@ from fsspec.spec import AbstractFileSystem
 
 from assay.batch.options import RetryPolicy
 from assay.batch.output import OutputLocation
-from assay.data.source import SourceRef, iter_batches
+from assay.data.source import SourceRef, iter_batches, source_columns
 from assay.errors import DataSourceError
 from assay.project.package import ModelPackage
 from assay.spec.model import ColumnSchema, DataSchema
@@ -34,13 +34,15 @@ ROW_INDEX = "row_index"
 
 @dataclass(frozen=True, slots=True)
 class InputFile:
-    """One input file: where it is (a path on `fs`), its format, its size and, for Parquet, its rows."""
+    """One input file: where it is (a path on `fs`), its format, its size, its columns and, for
+    Parquet, its rows (both read once, from the footer or the CSV header, when the input is resolved)."""
 
     path: str
     display: str  # the URL as the user would write it, for messages
     format: Format
     size_bytes: int
     rows: int | None  # None for CSV: unknown until read
+    columns: tuple[str, ...] = ()
 
     def source(self) -> SourceRef:
         return SourceRef(uri=self.display, format=self.format)
@@ -116,11 +118,14 @@ def resolve_inputs(url: str, *, fs: AbstractFileSystem | None = None) -> tuple[A
         display = path if not protocol or protocol == "file://" else protocol + path
         try:
             size = int(fs.size(path))
-            rows = _parquet_rows(fs, path) if fmt == "parquet" else None
+            if fmt == "parquet":
+                rows, columns = _parquet_footer(fs, path)
+            else:
+                rows, columns = None, tuple(source_columns(SourceRef(uri=display, format="csv")))
         except (OSError, pa.ArrowException) as exc:
             raise DataSourceError(f"cannot read {display}: {exc}",
                                   hint="the file is truncated or not Parquet: export it again") from exc
-        files.append(InputFile(path, display, fmt, size, rows))
+        files.append(InputFile(path, display, fmt, size, rows, columns))
     return fs, files
 
 
@@ -129,18 +134,10 @@ def _hidden(path: str, root: str) -> bool:
     return any(part.startswith((".", "_")) for part in relative.split("/"))
 
 
-def _parquet_rows(fs: AbstractFileSystem, path: str) -> int:
+def _parquet_footer(fs: AbstractFileSystem, path: str) -> tuple[int, tuple[str, ...]]:
     with fs.open(path, "rb") as handle:
-        return int(pq.ParquetFile(handle).metadata.num_rows)
-
-
-def parquet_columns(fs: AbstractFileSystem, file: InputFile) -> dict[str, pl.DataType]:
-    """The columns of a Parquet file and their polars types, from its footer."""
-    with fs.open(file.path, "rb") as handle:
-        schema = pq.ParquetFile(handle).schema_arrow
-    empty = pl.from_arrow(schema.empty_table())
-    assert isinstance(empty, pl.DataFrame)
-    return dict(empty.schema)
+        parquet = pq.ParquetFile(handle)
+        return int(parquet.metadata.num_rows), tuple(parquet.schema_arrow.names)
 
 
 def hash_inputs(fs: AbstractFileSystem, files: Sequence[InputFile]) -> str:
@@ -295,7 +292,6 @@ __all__ = [
     "hash_inputs",
     "iter_csv_tasks",
     "output_columns",
-    "parquet_columns",
     "parquet_tasks",
     "plan_chunks",
     "read_parquet_rows",

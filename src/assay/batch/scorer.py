@@ -14,7 +14,7 @@ import hashlib
 import io
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import numpy as np
@@ -101,7 +101,7 @@ class ChunkScorer:
         raw = self._read(task, retries)
         checker = self._checker(raw)
         typed, work = checker.cast(raw)
-        reasons = self._reasons(checker, work, typed)
+        reasons = self._reasons(checker, work)
         good = reasons.is_null()
         n_bad = int(raw.height - good.sum())
         positions = np.arange(task.row_index, task.row_index + raw.height, dtype=np.int64)
@@ -135,31 +135,21 @@ class ChunkScorer:
         return record
 
     def _read(self, task: ChunkTask, retries: list[str]) -> pl.DataFrame:
+        """The chunk's rows, only the columns the model and the output need (every file was checked
+        for the model's columns before the job started)."""
+        columns = [c for c in self.plan.read_columns if c in task.input.columns]
         if task.table is not None:
-            table = task.table
-            missing = [c for c in self.plan.read_columns if c not in table.column_names
-                       and (c != self.plan.id_column)]
-            if missing:
-                raise _ChunkError(_missing_columns(task, missing), transient=False)
-            table = table.select([c for c in self.plan.read_columns if c in table.column_names])
+            table = task.table.select(columns)
         else:
             plan = self.plan
             table = self._io(lambda: read_parquet_rows(plan.input_fs, task.input, task.chunk.start, task.chunk.rows,
-                                                       self._present(task)), "read", task, retries)
+                                                       columns), "read", task, retries)
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         if frame.height != task.chunk.rows:
             raise _ChunkError(f"{describe_chunk(task)} read {frame.height} rows, expected {task.chunk.rows}; "
                               "the input changed while the job ran", transient=False)
         return frame
-
-    def _present(self, task: ChunkTask) -> list[str]:
-        with self.plan.input_fs.open(task.input.path, "rb") as handle:
-            names = set(pq.ParquetFile(handle).schema_arrow.names)
-        missing = [c for c in self.plan.read_columns if c not in names and c != self.plan.id_column]
-        if missing:
-            raise _ChunkError(_missing_columns(task, missing), transient=False)
-        return [c for c in self.plan.read_columns if c in names]
 
     def _checker(self, frame: pl.DataFrame) -> SchemaChecker:
         key = tuple((name, str(dtype)) for name, dtype in frame.schema.items())
@@ -170,21 +160,11 @@ class ChunkScorer:
             self._checkers[key] = checker
         return checker
 
-    def _reasons(self, checker: SchemaChecker, work: pl.DataFrame, typed: pl.DataFrame) -> pl.Series:
+    def _reasons(self, checker: SchemaChecker, work: pl.DataFrame) -> pl.Series:
         """The schema checks' verdict per row, plus a finite check on float inputs: the model takes a
         missing value, never an infinity (serving refuses it the same way)."""
-        reasons = checker.row_failures(work)
-        floats = [name for name in self._floats if name in typed.columns]
-        if not floats:
-            return reasons
-        labels = [pl.when(pl.col(n).is_infinite().fill_null(False)).then(pl.lit(f"finite:{n}")) for n in floats]
-        infinite = typed.select(pl.concat_str(labels, separator="; ", ignore_nulls=True).alias("x")).to_series()
-        if not (infinite != "").any():
-            return reasons
-        both = pl.DataFrame({"a": reasons, "b": infinite}).select(
-            pl.concat_str([pl.col("a"), pl.when(pl.col("b") != "").then(pl.col("b"))], separator="; ",
-                          ignore_nulls=True).alias(reasons.name)).to_series()
-        return both.replace("", None)
+        finite = [(f"finite:{name}", pl.col(name).is_infinite()) for name in self._floats if name in work.columns]
+        return checker.row_failures(work, extra=finite)
 
     def _scored_table(self, frame: pl.DataFrame, positions: np.ndarray) -> pa.Table:
         plan = self.plan
@@ -281,11 +261,6 @@ def probe_frame(signature: Mapping[str, Any], schema: Mapping[str, pl.DataType],
         data[name] = [values[i] for i in rng.permutation(length)]
     return pl.DataFrame({name: pl.Series(name, data[name], dtype=schema.get(name, pl.Null), strict=False)
                          for name in data})
-
-
-def _missing_columns(task: ChunkTask, missing: Sequence[str]) -> str:
-    return (f"{task.input.display} lacks the model input column(s) {', '.join(missing)}; "
-            "score data with the columns the model was trained on (see `assay models show`)")
 
 
 def _constant(value: Any, n: int, kind: pa.DataType) -> pa.Array:

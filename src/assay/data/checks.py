@@ -318,13 +318,15 @@ class SchemaChecker:
             parts.append(work.get_column(name))
         self.rows += work.height
 
-    def row_failures(self, work: pl.DataFrame) -> pl.Series:
+    def row_failures(self, work: pl.DataFrame, *, extra: Sequence[tuple[str, pl.Expr]] = ()) -> pl.Series:
         """Per row of a cast batch (`cast`'s working frame), the row-level checks it fails as
-        'check:column; ...', null for a row that passes them all. Uniqueness is not among them: it is
-        a property of the whole dataset, not of a row."""
-        if not self._checks:
+        'check:column; ...', null for a row that passes them all; `extra` adds (label, mask) checks
+        of the caller's own. Uniqueness is not among them: it is a property of the whole dataset,
+        not of a row."""
+        masks = [(f"{c.check}:{c.column}", c.mask) for c in self._checks] + list(extra)
+        if not masks:
             return pl.Series(_REASONS, [None] * work.height, dtype=pl.String)
-        labels = [pl.when(c.mask.fill_null(False)).then(pl.lit(f"{c.check}:{c.column}")) for c in self._checks]
+        labels = [pl.when(mask.fill_null(False)).then(pl.lit(label)) for label, mask in masks]
         joined = pl.concat_str(labels, separator="; ", ignore_nulls=True)
         return work.select(pl.when(joined == "").then(None).otherwise(joined).alias(_REASONS)).to_series()
 
