@@ -90,7 +90,8 @@ def data_files(folder: Path) -> dict[str, bytes]:
 class FaultyFileSystem(LocalFileSystem):
     """Local files with faults injected on writes, counted in `faults_dir` so that every worker
     process sees the same plan: `fail` maps a file name (e.g. 'part-00002.parquet') to how many of
-    its writes fail with EIO (a transient error); `hang` names files whose first write never ends."""
+    its writes fail with EIO (a transient error); `hang` names files whose first write never ends
+    (the hanging worker's pid goes into `faults_dir/hang-NAME`)."""
 
     def __init__(self, faults_dir: str, fail: Mapping[str, int] | None = None, hang: Sequence[str] = (),
                  **kwargs: Any) -> None:
@@ -103,7 +104,9 @@ class FaultyFileSystem(LocalFileSystem):
         name = path.rsplit("/", 1)[-1]
         target = name[1:].split(".tmp-", 1)[0] if name.startswith(".") else name
         folder = Path(self.faults_dir)
-        if target in self.hang and _first_time(folder / f"hang-{target}"):
+        marker = folder / f"hang-{target}"
+        if target in self.hang and _first_time(marker):
+            marker.write_text(str(os.getpid()))  # which worker hangs, for tests that kill it
             time.sleep(3600)  # a hung write: the job's chunk timeout must notice and replace the worker
         if target in self.fail:
             count = len(list(folder.glob(f"fail-{target}-*")))

@@ -13,12 +13,20 @@ import os
 import random
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from assay.batch import ChunkFailedError, LocalEngine, OutputConflictError, RetryPolicy, ScoreOptions, score
+from assay.batch import (
+    ChunkFailedError,
+    LocalEngine,
+    OutputConflictError,
+    RetryPolicy,
+    ScoreOptions,
+    score,
+)
 from assay.batch.output import CHUNKS_DIR, MANIFEST_FILE
 from assay.project.calibrated import load_registered
 from assay.project.demo import run_demo
@@ -250,6 +258,65 @@ def test_a_hung_worker_is_replaced_and_its_chunk_scored_again(
     assert len(summary.requeued) == 1 and "chunk 4 " in summary.requeued[0]
     assert "chunk timeout of 4 s" in summary.requeued[0]
     _same_output(tmp_path / "out", reference)
+
+
+def test_a_worker_killed_mid_chunk_is_replaced_and_its_chunk_scored_again(
+        project_dir: Path, input_file: Path, reference: Path, tmp_path: Path) -> None:
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    fs = FaultyFileSystem(str(faults), hang=("part-00006.parquet",))
+    marker = faults / "hang-part-00006.parquet"
+    with ThreadPoolExecutor(1) as pool:
+        job = pool.submit(_score, project_dir, input_file, tmp_path / "out", fs, chunk_timeout_s=300.0)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (marker.exists() and marker.read_text()):
+            time.sleep(0.05)
+        worker = int(marker.read_text())
+        assert worker != os.getpid()
+        os.kill(worker, signal.SIGKILL)  # a crash (OOM killer, segfault) in the middle of a chunk
+        summary = job.result(timeout=120)
+    assert summary.status == "scored"
+    assert len(summary.requeued) == 1 and "chunk 6 " in summary.requeued[0]
+    assert "its worker was lost (killed by signal 9)" in summary.requeued[0]
+    _same_output(tmp_path / "out", reference)
+
+
+def _processes_naming(*words: str) -> list[int]:
+    """Live processes whose command line contains every word (zombies, already dead, excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and all(any(word.encode() == arg for arg in argv) for word in words):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads the process table from /proc (Linux)")
+def test_killing_the_coordinator_leaves_no_worker_behind(project_dir: Path, input_file: Path, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    process = start_score(project_dir, MODEL, input_file, output, "--chunk-rows", CHUNK, "--workers", "2")
+    try:
+        # the zygote and its forks (the workers) carry the coordinator's pid on their command line
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if len(_processes_naming("assay.batch.zygote", str(process.pid))) >= 3:
+                break
+            time.sleep(0.02)
+        assert len(_processes_naming("assay.batch.zygote", str(process.pid))) >= 3, "the zygote and 2 workers"
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        process.stderr.close()  # type: ignore[union-attr]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _processes_naming("assay.batch.zygote", str(process.pid)):
+        time.sleep(0.05)
+    assert _processes_naming("assay.batch.zygote", str(process.pid)) == []
 
 
 def test_an_output_location_cannot_take_two_jobs(project_dir: Path, input_file: Path, reference: Path) -> None:

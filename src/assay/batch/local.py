@@ -1,29 +1,35 @@
 """The local engine: a pool of worker processes on this machine, the model loaded once in each.
 
-Workers are separate interpreters (not forks of a process that may hold threads and open stores),
-started with their numeric thread pools pinned (`OMP_NUM_THREADS` and friends = the spec's
-`model.threads`, polars to one thread), and the coordinator's import path, so user code the model
-trusts imports the same. Each slot has its own pipe pair: the coordinator always knows which
-worker holds which chunk, and can kill exactly the hung one.
+Workers are forks of a zygote (`assay.batch.zygote`): a fresh interpreter, started with its numeric
+thread pools pinned (`OMP_NUM_THREADS` and friends = 1, polars to one thread) and the coordinator's
+import path, that imports the heavy model libraries once; each fork then imports the rest, loads the
+model and scores. Never a fork of the coordinator, which holds threads and open stores. Compared
+with one fresh interpreter per worker, the workers' start-up costs one import of scikit-learn and
+SciPy instead of one per worker, on a core the coordinator is not using (decision 0018).
+
+Each slot has its own pipe pair: the coordinator always knows which worker holds which chunk, and
+has exactly the hung one killed (by the zygote, the only process that signals its children).
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from multiprocessing.connection import Connection, wait
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from assay.batch.errors import ScoringError
+from assay.batch.errors import EngineUnavailableError, ScoringError
 from assay.batch.options import thread_env
 from assay.batch.outcome import Outcome, WorkerLost
 
 if TYPE_CHECKING:  # this module stays light: the CLI starts workers before it imports the model stack
     from assay.batch.plan import ChunkTask
     from assay.batch.scorer import ScoringPlan
+
 
 def available_cores() -> int:
     """Cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
@@ -34,43 +40,116 @@ def available_cores() -> int:
 
 
 def worker_env() -> dict[str, str]:
-    """The environment of a worker process: this one's, with numeric thread pools pinned to one
-    thread until the plan arrives (the worker then applies the spec's `model.threads`), polars to
-    one thread, and this process's import path."""
+    """The environment of the zygote and so of every worker: this process's, with numeric thread
+    pools pinned to one thread until the plan arrives (a worker then applies the spec's
+    `model.threads`), polars to one thread, and this process's import path."""
     env = {**os.environ, **thread_env(1)}
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     return env
 
 
-class _Worker:
-    """A worker process: it imports the model stack as soon as it starts, then waits for the plan."""
+class _Zygote:
+    """The coordinator's handle on the zygote process: fork a worker, kill or reap one, stop."""
 
     def __init__(self, env: dict[str, str]) -> None:
+        if not hasattr(os, "fork") or not hasattr(socket, "send_fds"):  # pragma: no cover - Windows
+            raise EngineUnavailableError("the local engine needs fork() (Linux or macOS)",
+                                         hint="use --engine ray, or run on Linux or macOS")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "assay.batch.zygote", str(theirs.fileno()), str(os.getpid())],
+            pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self._socket = ours
+        self._requests = Connection(os.dup(ours.fileno()))
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def fork(self) -> _Worker:
+        """A new worker. The zygote forks it once its own imports are done; this returns at once."""
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "assay.batch.worker", str(to_child_r), str(from_child_w), str(os.getpid())],
-            pass_fds=(to_child_r, from_child_w), env=env, stdin=subprocess.DEVNULL,
-        )
-        os.close(to_child_r)
-        os.close(from_child_w)
-        self.inbox = Connection(to_child_w, readable=False)  # what the worker reads
-        self.outbox = Connection(from_child_r, writable=False)  # what it answers
-
-    def lost_reason(self) -> str:
         try:
-            code = self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            return "it stopped answering"
+            self._requests.send(("fork",))
+            socket.send_fds(self._socket, [b"F"], [to_child_r, from_child_w])
+        except OSError as exc:
+            os.close(to_child_w)
+            os.close(from_child_r)
+            raise ScoringError(f"the scoring workers' zygote is gone ({self.ended()})",
+                               hint="run the same command again; it resumes") from exc
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        return _Worker(self, Connection(to_child_w, readable=False), Connection(from_child_r, writable=False))
+
+    def ask(self, request: tuple[Any, ...]) -> str:
+        """Send a kill or reap request; the answer is how the worker ended."""
+        try:
+            self._requests.send(request)
+            if not self._requests.poll(30):
+                return "it stopped answering"
+            _, answer = self._requests.recv()
+        except (EOFError, OSError):
+            return "its zygote is gone"  # and so is the worker: it dies with the zygote
+        return str(answer)
+
+    def ended(self) -> str:
+        code = self.process.poll()
+        if code is None:
+            return "still running"
         return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
+    def stop(self) -> None:
         try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a zombie the OS will reap
+            self._requests.send(("stop",))
+        except OSError:
             pass
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a wedged zygote
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self._requests.close()
+        self._socket.close()
+
+
+class _Worker:
+    """A worker process, seen from the coordinator: two pipe ends, and its pid once it has said it."""
+
+    def __init__(self, zygote: _Zygote, inbox: Connection, outbox: Connection) -> None:
+        self.zygote = zygote
+        self.inbox = inbox  # what the worker reads
+        self.outbox = outbox  # what it answers
+        self.pid: int | None = None
+
+    def expect_started(self, timeout_s: float) -> bool:
+        """Read the worker's first word, its pid; False when it has not come or the worker is gone."""
+        if self.pid is not None:
+            return True
+        try:
+            if not self.outbox.poll(timeout_s):
+                return False
+            kind, pid = self.outbox.recv()
+        except (EOFError, OSError):
+            return False
+        if kind != "started":  # pragma: no cover - a protocol error
+            raise ScoringError(f"a scoring worker said {kind!r} before it started")
+        self.pid = int(pid)
+        return True
+
+    def lost_reason(self) -> str:
+        if self.pid is None:
+            return "it exited before it started"
+        return self.zygote.ask(("reap", self.pid, 5.0))
+
+    def kill(self) -> None:
+        if self.inbox.closed:
+            return
+        if self.expect_started(0.0):
+            self.zygote.ask(("kill", self.pid))
         self.inbox.close()
         self.outbox.close()
 
@@ -79,8 +158,10 @@ class LocalPool:
     """`WorkerPool` over local worker processes. Each worker gets the plan at once and loads the
     model while the coordinator goes on; a slot is waited for only when it first gets a chunk."""
 
-    def __init__(self, plan: ScoringPlan, workers: list[_Worker], *, start_timeout_s: float = 300.0) -> None:
+    def __init__(self, plan: ScoringPlan, zygote: _Zygote, workers: list[_Worker], *,
+                 start_timeout_s: float = 300.0) -> None:
         self._plan = plan
+        self._zygote = zygote
         self._start_timeout_s = start_timeout_s
         self._workers = workers
         self._ready: set[int] = set()
@@ -97,7 +178,13 @@ class LocalPool:
         return len(self._workers)
 
     def _await_ready(self, worker: _Worker) -> None:
-        if not worker.outbox.poll(self._start_timeout_s):
+        deadline = time.monotonic() + self._start_timeout_s
+        if not worker.expect_started(self._start_timeout_s) or not worker.outbox.poll(
+                max(0.0, deadline - time.monotonic())):
+            if worker.outbox.closed or not self._zygote.alive:
+                raise ScoringError(f"a scoring worker exited while starting ({worker.lost_reason()}; "
+                                   f"its zygote: {self._zygote.ended()})",
+                                   hint="run with --workers 1 and --debug to see its error")
             raise ScoringError(f"a scoring worker did not start within {self._start_timeout_s:g} s",
                                hint="the machine may be overloaded; try fewer --workers")
         try:
@@ -138,7 +225,10 @@ class LocalPool:
         self._busy.discard(slot)
         self._ready.discard(slot)
         self._workers[slot].kill()
-        worker = _Worker(worker_env())
+        if not self._zygote.alive:  # it died (and its workers with it): a new one, once
+            self._zygote.stop()
+            self._zygote = _Zygote(worker_env())
+        worker = self._zygote.fork()
         self._workers[slot] = worker
         worker.inbox.send(("init", self._plan))
 
@@ -149,13 +239,14 @@ class LocalPool:
             except OSError:
                 pass
         deadline = time.monotonic() + 10
-        for worker in self._workers:
+        for worker in self._workers:  # a worker that stopped closes its end of the pipe
             try:
-                worker.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+                worker.outbox.poll(max(0.0, deadline - time.monotonic()))
+            except (EOFError, OSError):
                 pass
             worker.kill()
         self._workers = []
+        self._zygote.stop()
 
     def __enter__(self) -> LocalPool:
         return self
@@ -167,32 +258,39 @@ class LocalPool:
 class LocalEngine:
     """Score on this machine with `workers` processes (default: one per available core).
 
-    `start()` launches the processes early, so they import the model stack while the caller is
-    still hashing the input; `open(plan)` hands them the plan; `close()` stops any not used."""
+    `start()` launches the zygote and asks it for the workers at once, so they import the model
+    stack while the caller is still hashing the input; `open(plan)` hands them the plan; `close()`
+    stops any not used."""
 
     name = "local"
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or available_cores()
+        self._zygote: _Zygote | None = None
         self._started: list[_Worker] = []
 
     def describe(self) -> str:
         return f"local, {self.workers} worker process(es)"
 
     def start(self) -> None:
-        if not self._started:
-            env = worker_env()
-            self._started = [_Worker(env) for _ in range(self.workers)]
+        if self._zygote is None:
+            self._zygote = _Zygote(worker_env())
+            self._started = [self._zygote.fork() for _ in range(self.workers)]
 
     def open(self, plan: ScoringPlan) -> LocalPool:
         self.start()
-        workers, self._started = self._started, []
-        return LocalPool(plan, workers)
+        assert self._zygote is not None
+        zygote, workers = self._zygote, self._started
+        self._zygote, self._started = None, []
+        return LocalPool(plan, zygote, workers)
 
     def close(self) -> None:
         for worker in self._started:
             worker.kill()
         self._started = []
+        if self._zygote is not None:
+            self._zygote.stop()
+            self._zygote = None
 
 
 __all__ = ["LocalEngine", "LocalPool", "available_cores", "worker_env"]

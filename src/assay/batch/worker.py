@@ -1,9 +1,10 @@
-"""The local engine's worker process: `python -m assay.batch.worker READ_FD WRITE_FD PARENT_PID`.
+"""The local engine's worker: a child of the zygote (`assay.batch.zygote`), one pipe pair per worker.
 
-It receives the scoring plan once (and loads the model), then chunk after chunk, and answers each
-with the chunk's result. It dies with its parent (Linux: PR_SET_PDEATHSIG), so a coordinator
-killed with SIGKILL leaves no worker writing behind it; elsewhere it exits when the parent's pipe
-closes, after the chunk in hand.
+It says it started (its pid, so the coordinator can have exactly it killed), imports the rest of
+the scoring stack, receives the scoring plan once (and loads the model), then chunk after chunk,
+and answers each with the chunk's result. It dies with its parent (Linux: PR_SET_PDEATHSIG), so a
+coordinator killed with SIGKILL leaves no worker writing behind it; elsewhere it exits when the
+coordinator's pipe closes, after the chunk in hand.
 """
 
 from __future__ import annotations
@@ -53,17 +54,12 @@ def serve(inbox: Connection, outbox: Connection) -> int:
         outbox.send(("done", scorer.run(message[1])))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    read_fd, write_fd, parent_pid = (int(a) for a in args[:3])
-    die_with_parent(parent_pid)
-    inbox = Connection(read_fd, writable=False)
-    outbox = Connection(write_fd, readable=False)
+def run_worker(inbox_fd: int, outbox_fd: int) -> int:
+    """The worker's life on its two pipe ends, from the fork to the coordinator's stop."""
+    inbox = Connection(inbox_fd, writable=False)
+    outbox = Connection(outbox_fd, readable=False)
     try:
+        outbox.send(("started", os.getpid()))
         return serve(inbox, outbox)
     except (BrokenPipeError, EOFError):
         return 0  # the coordinator is gone
-
-
-if __name__ == "__main__":
-    sys.exit(main())

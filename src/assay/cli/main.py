@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from assay import __version__
-from assay.cli import checks, data, db, features, leakage, lifecycle, records, scoring, serving
+from assay.cli import checks, data, db, features, leakage, lifecycle, monitoring, records, scoring, serving
 from assay.cli.context import state
 from assay.cli.errors import EXIT_INTERNAL, EXIT_USAGE, exit_code_for, format_error
 from assay.cli.output import gates_table, stderr
@@ -66,6 +66,8 @@ app.add_typer(db.db_app, name="db")
 app.add_typer(leakage.leakage_app, name="leakage")
 app.add_typer(data.data_app, name="data")
 app.add_typer(features.features_app, name="features")
+app.add_typer(monitoring.monitor_app, name="monitor")
+app.add_typer(monitoring.labels_app, name="labels")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
