@@ -47,6 +47,7 @@ ERROR_MODULES = [
     "assay.project.deployment",
     "assay.project.access",
     "assay.batch.errors",
+    "assay.monitoring.errors",
 ]
 for _module in ERROR_MODULES:
     importlib.import_module(_module)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from assay.batch.errors import ScoringError
+from assay.monitoring.errors import MonitoringError
 from assay.errors import (
     ArtifactError,
     ArtifactIntegrityError,
@@ -32,6 +33,7 @@ EXIT_CODES: tuple[tuple[type[AssayError], int], ...] = (
     (ReproductionError, 9),
     (GatesFailedError, 11),
     (ScoringError, 12),
+    (MonitoringError, 13),
 )
 EXIT_FAILED = 1  # the command ran and its verdict is "no" (e.g. reproduce found a difference)
 EXIT_USAGE = 2
