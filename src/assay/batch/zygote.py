@@ -33,11 +33,13 @@ from multiprocessing.connection import Connection
 
 from assay.batch.worker import die_with_parent
 
-# Third-party modules the sklearn flavor and the scoring stack import; never polars (see above).
+# Modules the sklearn flavor and the scoring stack import, never polars (see above): the third-party
+# libraries, then Assay's own modules that do not import polars (the spec's pydantic models, the
+# evaluation statistics, the registry's records).
 PRELOAD = (
     "numpy", "pandas", "scipy.stats", "scipy.optimize", "sklearn.base", "sklearn.compose", "sklearn.ensemble",
     "sklearn.impute", "sklearn.isotonic", "sklearn.pipeline", "sklearn.preprocessing", "skops.io", "threadpoolctl",
-    "structlog", "fsspec",
+    "structlog", "fsspec", "assay.spec", "assay.evaluation", "assay.registry.records",
 )
 _FORBIDDEN = ("polars",)  # modules that start threads holding locks; a zygote that has one refuses to fork
 _REAP_POLL_S = 0.02
