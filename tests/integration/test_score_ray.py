@@ -243,3 +243,44 @@ def test_a_hung_ray_actor_is_replaced_and_its_chunk_scored_again(project_dir: Pa
     assert len(summary.requeued) == 1 and "chunk 2 " in summary.requeued[0] and "chunk timeout" in summary.requeued[0]
     assert data_files(tmp_path / "out") == data_files(reference)
     assert left == set(), f"Ray outlived the job: {[_command(p) for p in left]}"
+
+
+def test_a_crashed_ray_actor_is_replaced_and_its_chunk_scored_again(project_dir: Path, job_input: Path,
+                                                                     reference: Path, tmp_path: Path) -> None:
+    """The actor scoring chunk 2 is killed (SIGKILL, as the OOM killer would) in the middle of its
+    write: Ray reports the actor dead, a fresh one scores the chunk, long before any timeout."""
+    import threading
+
+    from scoring_support import FaultyFileSystem
+
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    marker = faults / "hang-part-00002.parquet"
+    fs = FaultyFileSystem(str(faults), hang=("part-00002.parquet",))
+    killed: list[int] = []
+
+    def kill_the_actor() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not (marker.exists() and marker.read_text()):
+            time.sleep(0.05)
+        if marker.exists() and marker.read_text():
+            killed.append(int(marker.read_text()))
+            os.kill(killed[0], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_actor, daemon=True)
+    killer.start()
+    try:
+        with Project.open(project_dir) as project:
+            summary = score(project, MODEL, input_url=str(job_input), output_url=str(tmp_path / "out"),
+                            engine=RayEngine(workers=2), output_fs=fs,
+                            options=ScoreOptions(chunk_rows=CHUNK_ROWS, chunk_timeout_s=300.0))
+    finally:
+        killer.join(timeout=5)
+        left = _await_ray_exit(os.getpid(), 30) - {os.getpid()}
+        _kill(left)
+    assert killed and killed[0] != os.getpid(), "the actor holding chunk 2 was never found"
+    assert summary.status == "scored" and summary.rows == ROWS
+    assert len(summary.requeued) == 1 and "chunk 2 " in summary.requeued[0]
+    assert "its worker was lost (Ray actor lost" in summary.requeued[0]
+    assert data_files(tmp_path / "out") == data_files(reference)
+    assert left == set(), f"Ray outlived the job: {[_command(p) for p in left]}"
