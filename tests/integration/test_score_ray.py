@@ -284,3 +284,56 @@ def test_a_crashed_ray_actor_is_replaced_and_its_chunk_scored_again(project_dir:
     assert "its worker was lost (Ray actor lost" in summary.requeued[0]
     assert data_files(tmp_path / "out") == data_files(reference)
     assert left == set(), f"Ray outlived the job: {[_command(p) for p in left]}"
+
+
+def _processes_under(folder: Path) -> set[int]:
+    """Processes holding files under a folder (the Ray session of a `ray start --temp-dir`)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            links = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
+        except OSError:
+            continue
+        if any(link.startswith(str(folder)) for link in links):
+            found.add(int(proc.name))
+    return found
+
+
+@pytest.fixture
+def ray_cluster() -> Iterator[tuple[str, Path]]:
+    """A Ray head started apart from the job (`ray start --head`), as a cluster is: the job connects
+    to its client port, and the cluster goes on running after the job. Stopped afterwards."""
+    import tempfile
+
+    temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
+    gcs, client = _free_port(), _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0",
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    argv = [sys.executable, "-c", "from ray.scripts.scripts import main; main()", "start", "--head",
+            f"--port={gcs}", f"--ray-client-server-port={client}", "--num-cpus=2", "--include-dashboard=false",
+            f"--temp-dir={temp}", "--disable-usage-stats"]
+    try:
+        subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=True)
+        yield f"ray://127.0.0.1:{client}", temp
+    finally:
+        _kill(_processes_under(temp))
+        deadline = time.monotonic() + 15
+        while _processes_under(temp) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def test_a_job_on_a_running_ray_cluster_writes_the_local_engines_bytes(
+        project_dir: Path, job_input: Path, reference: Path, tmp_path: Path, ray_cluster: tuple[str, Path],
+        ray_drivers: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the docs show for a real cluster: `--address ray://HEAD:10001`. The cluster outlives
+    the job (the job only disconnects), and the output is the local engine's, byte for byte."""
+    # `ray start` turns token authentication on; a client sends the token only when told to
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    address, session = ray_cluster
+    summary = _score_ray(project_dir, job_input, tmp_path / "out", ray_drivers, "--address", address)
+    assert summary["status"] == "scored" and summary["rows"] == ROWS
+    assert any("gcs_server" in _command(pid) for pid in _processes_under(session)), "the job stopped the cluster"
+    assert data_files(tmp_path / "out") == data_files(reference)
+    assert _manifest(tmp_path / "out")["chunks"] == _manifest(reference)["chunks"]
