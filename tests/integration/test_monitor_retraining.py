@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from assay.clock import FixedClock
-from assay.monitoring.retraining import REQUESTED, TRAINED, RetrainingReason, request_retraining, retraining_reasons
+from assay.monitoring.retraining import (
+    REQUESTED,
+    TRAINED,
+    RetrainingReason,
+    request_retraining,
+    retraining_reasons,
+)
 from assay.project.demo import run_demo
 from assay.project.workspace import Project
 from assay.registry.records import ModelStatus
