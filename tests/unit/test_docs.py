@@ -48,6 +48,9 @@ ERROR_MODULES = [
     "assay.project.access",
     "assay.batch.errors",
     "assay.monitoring.errors",
+    "assay.monitoring.alerts",
+    "assay.monitoring.check",
+    "assay.monitoring.server_metrics",
 ]
 for _module in ERROR_MODULES:
     importlib.import_module(_module)
