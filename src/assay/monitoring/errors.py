@@ -11,4 +11,11 @@ class MonitoringError(AssayError, RuntimeError):
     code = "monitoring-error"
 
 
-__all__ = ["MonitoringError"]
+class MonitoringSourceError(MonitoringError, ValueError):
+    """The data to monitor cannot be used as asked: it holds none of the model's inputs, the
+    window is empty or inverted, or the options name two sources at once."""
+
+    code = "monitoring-source"
+
+
+__all__ = ["MonitoringError", "MonitoringSourceError"]

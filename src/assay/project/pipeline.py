@@ -27,6 +27,7 @@ from assay.project.feature_set import (
     features_for_run,
 )
 from assay.project.profiling import representativeness_findings
+from assay.project.reference import REFERENCE_ROLE, build_reference
 from assay.project.ingestion import IngestResult, ingest, validate
 from assay.project.model_card import card_document, store_card
 from assay.project.reporter import NullReporter, Reporter
@@ -223,6 +224,8 @@ def train_project(
             document = card_document(model, recorded, dataset, evaluation, task=spec.model.task,
                                      primary_metric=spec.primary_metric, warnings=manifest.warnings)
             artifacts.update(store_card(project, document))
+            reference = build_reference(frame[manifest.indices["train"]], trained.signature, trained.predictions)
+            artifacts[REFERENCE_ROLE] = project.artifacts.put_bytes(reference.to_bytes()).sha256
             finished = project.metadata.finish_run(
                 run.id,
                 status=RunStatus.SUCCEEDED,

@@ -1,0 +1,159 @@
+"""A registered model's drift: its reference profile against a current batch (files, a dataset
+version, or its prediction log over a window), with the prediction, and for the prediction log the
+judged statistic per hour or per day across the window."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from assay.data.profile import DatasetProfile, profile_with_edges
+from assay.monitoring.drift import DriftReport, compare_frames, compare_profiles
+from assay.monitoring.errors import MonitoringSourceError
+from assay.monitoring.sources import TIME_COLUMN, CurrentData, input_names
+from assay.project.calibrated import load_registered
+from assay.project.reference import SCORE_COLUMN, ReferenceProfile, load_reference, score_kind_of, scores_of
+from assay.project.workspace import Project
+from assay.registry.records import ModelVersion
+from assay.spec.monitoring import DriftPolicy
+from assay.training.signature import to_model_frame
+from assay.training.trainer import seeded
+
+Bucket = Literal["hour", "day"]
+HOURLY_UP_TO = timedelta(days=2)  # windows up to this long are shown per hour, longer ones per day
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePoint:
+    """One hour or day of the window: its rows and the judged statistic per feature (and prediction)."""
+
+    start: datetime
+    rows: int
+    values: Mapping[str, float | None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start.isoformat(), "rows": self.rows, "values": dict(self.values)}
+
+
+@dataclass(frozen=True, slots=True)
+class DriftCheck:
+    """What `assay monitor drift` found, and what it compared."""
+
+    report: DriftReport
+    model: str | None  # the model's ref; None when two files were compared
+    reference: str  # what the reference is, in words
+    current: str
+    notes: tuple[str, ...] = ()
+    bucket: Bucket | None = None
+    timeline: tuple[TimelinePoint, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "reference": self.reference,
+            "current": self.current,
+            **self.report.to_dict(),
+            "notes": list(self.notes),
+            "timeline": None if self.bucket is None else {
+                "bucket": self.bucket, "points": [p.to_dict() for p in self.timeline]},
+        }
+
+
+def check_model_drift(
+    project: Project, model: ModelVersion, current: CurrentData, *, policy: DriftPolicy, seed: int, threads: int
+) -> DriftCheck:
+    """Compare `current` with the model's reference profile. Without scores in the source, the
+    model scores the current rows itself (when they hold every input) for the prediction's drift."""
+    reference = load_reference(project, model)
+    notes = []
+    if reference.origin == "recomputed":
+        notes.append(f"{model.ref} was trained before reference profiles were stored: its reference was "
+                     "recomputed from the run's dataset version and split manifest")
+    names = [n for n in input_names(model.signature) if n in reference.features.columns]
+    frame = current.frame
+    present = set(frame.collect_schema().names())
+    if current.kind != "prediction log" and not any(n in present for n in names):
+        raise MonitoringSourceError(
+            f"{current.description} has none of {model.ref}'s input columns ({', '.join(names)})",
+            hint="point --data at rows with the model's inputs, or compare two files with --reference",
+        )
+    missing = [n for n in names if n not in present]
+    if missing:
+        notes.append(f"the current data lacks input column(s) {', '.join(missing)}: they count as all missing")
+    columns = [*(n for n in names if n in present), *([SCORE_COLUMN] if current.has_scores else []),
+               *([TIME_COLUMN] if current.kind == "prediction log" else [])]
+    rows = frame.select(columns).collect()
+    if not current.has_scores and reference.scores is not None:
+        scored = _score(project, model, rows, seed=seed, threads=threads)
+        if scored is None:
+            notes.append("no prediction drift: the current data has no score column and lacks model inputs")
+        else:
+            rows = rows.with_columns(pl.Series(SCORE_COLUMN, scored))
+    report = _compare(rows, reference, policy)
+    if reference.scores is None:
+        notes.append(f"no prediction drift: {model.ref}'s run held out no validation or test rows")
+    bucket, timeline = None, ()
+    if current.kind == "prediction log" and current.since is not None and current.until is not None:
+        bucket = "hour" if current.until - current.since <= HOURLY_UP_TO else "day"
+        timeline = _timeline(rows, reference, policy, bucket)
+    return DriftCheck(report, model.ref, _describe(model, reference), current.description, tuple(notes), bucket,
+                      timeline)
+
+
+def check_files_drift(reference: pl.LazyFrame, current: CurrentData, *, reference_name: str,
+                      policy: DriftPolicy) -> DriftCheck:
+    """Two files, no model: every column of the reference file is compared."""
+    report = compare_frames(reference, current.frame, policy=policy)
+    return DriftCheck(report, None, f"file {reference_name}", current.description)
+
+
+def _describe(model: ModelVersion, reference: ReferenceProfile) -> str:
+    how = "stored with the run" if reference.origin == "training run" else "recomputed from the run's records"
+    scores = f"; scores on its {reference.score_split} rows" if reference.score_split else ""
+    return f"training rows of {model.ref} ({reference.features.row_count:,} rows, {how}){scores}"
+
+
+def _compare(rows: pl.DataFrame, reference: ReferenceProfile, policy: DriftPolicy) -> DriftReport:
+    features = profile_with_edges(rows, reference.features)
+    scores: DatasetProfile | None = None
+    if reference.scores is not None and SCORE_COLUMN in rows.columns:
+        scores = profile_with_edges(rows.select(SCORE_COLUMN), reference.scores)
+    return compare_profiles(reference.features, features, policy=policy, reference_scores=reference.scores,
+                            current_scores=scores, score_column=SCORE_COLUMN)
+
+
+def _score(project: Project, model: ModelVersion, rows: pl.DataFrame, *, seed: int, threads: int) -> np.ndarray | None:
+    """The model's scores on the rows (reduced as the reference's are), or None when inputs are missing."""
+    if rows.is_empty() or any(n not in rows.columns for n in input_names(model.signature)):
+        return None
+    loaded = load_registered(project, model)
+    with seeded(seed, threads):
+        predictions = np.asarray(loaded.predict(to_model_frame(rows, model.signature)))
+    return scores_of(predictions, score_kind_of(model.signature))
+
+
+def _timeline(
+    rows: pl.DataFrame, reference: ReferenceProfile, policy: DriftPolicy, bucket: Bucket
+) -> tuple[TimelinePoint, ...]:
+    """The judged statistic per bucket (each bucket on its own, against the same reference)."""
+    if rows.is_empty():
+        return ()
+    every = "1h" if bucket == "hour" else "1d"
+    keyed = rows.with_columns(pl.col(TIME_COLUMN).dt.truncate(every).alias("__bucket"))
+    points = []
+    for (start,), part in sorted(keyed.partition_by("__bucket", as_dict=True, include_key=False).items(),
+                                 key=lambda item: item[0][0]):
+        report = _compare(part, reference, policy)
+        values = {f.name: f.value for f in report.features}
+        if report.prediction is not None:
+            values[report.prediction.name] = report.prediction.value
+        points.append(TimelinePoint(start, part.height, values))
+    return tuple(points)
+
+
+__all__ = ["Bucket", "DriftCheck", "TimelinePoint", "check_files_drift", "check_model_drift"]
