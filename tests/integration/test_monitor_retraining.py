@@ -72,13 +72,34 @@ def test_a_request_is_recorded_once_while_it_stands(demo: Path) -> None:
         clock.advance(timedelta(hours=1))
         again = request_retraining(project, model, drift, policy=policy, dedup="6h")
         other = request_retraining(project, model, [RetrainingReason("quality", "auc")], policy=policy, dedup="6h")
-        clock.advance(timedelta(hours=7))
+        clock.advance(timedelta(days=30))
         later = request_retraining(project, model, [RetrainingReason("quality", "auc")], policy=policy, dedup="6h")
         entries = project.metadata.list_audit(subject=model.ref, action=REQUESTED)
-    assert (first.requested, again.requested, other.requested, later.requested) == (True, False, True, True)
+    # the same reasons stand as long as production does; other reasons make a new request
+    assert (first.requested, again.requested, other.requested, later.requested) == (True, False, True, False)
     assert again.previous_at == first_at(entries)
-    assert [e.details["kinds"] for e in entries] == [["drift"], ["quality"], ["quality"]]
+    assert [e.details["kinds"] for e in entries] == [["drift"], ["quality"]]
     assert first.trained is None and first.status is None
+
+
+def test_a_request_whose_training_failed_is_made_again_after_the_dedup_period(demo: Path) -> None:
+    clock = FixedClock(datetime.now(UTC) + timedelta(days=400))  # after the other tests' entries
+    policy = RetrainingPolicy(train=True)
+
+    def broken(project: Project):  # a training failure that is not a gate: e.g. the source is gone
+        from assay.errors import DataSourceError
+        raise DataSourceError("data/applications.csv does not exist", hint="restore it")
+
+    with Project.open(demo, clock=clock) as project:
+        model = project.resolve_model("credit-default@production")
+        reasons = [RetrainingReason("age", "old"), RetrainingReason("drift", "3 windows")]
+        first = request_retraining(project, model, reasons, policy=policy, dedup="6h", train=broken)
+        clock.advance(timedelta(hours=1))
+        soon = request_retraining(project, model, reasons, policy=policy, dedup="6h", train=broken)
+        clock.advance(timedelta(hours=6))
+        later = request_retraining(project, model, reasons, policy=policy, dedup="6h", train=broken)
+    assert first.status == "failed" and "[data-source] data/applications.csv does not exist" in first.detail
+    assert (first.requested, soon.requested, later.requested) == (True, False, True)
 
 
 def first_at(entries: list) -> datetime:
@@ -104,5 +125,5 @@ def test_retraining_goes_through_the_gates_and_never_promotes(demo: Path) -> Non
         assert "roc_auc" in rejected.detail
         assert _production(project) == production.ref
         trained = project.metadata.list_audit(subject=production.ref, action=TRAINED)
-    assert [(e.details["model"], e.details["status"]) for e in trained] == [
+    assert [(e.details["model"], e.details["status"]) for e in trained[-2:]] == [
         (accepted.trained, "candidate"), (rejected.trained, "rejected")]

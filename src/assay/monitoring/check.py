@@ -13,8 +13,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import polars as pl
-
 from assay.monitoring.alerts import (
     Alert,
     AlertSink,
@@ -23,8 +21,17 @@ from assay.monitoring.alerts import (
     Delivery,
     dispatch,
 )
+from assay.errors import AssayError
 from assay.monitoring.errors import MonitoringError
-from assay.monitoring.requests import RequestLog, read_inputs, read_requests
+from assay.monitoring.model_drift import log_window_drift
+from assay.monitoring.retraining import (
+    DriftHistory,
+    RetrainingOutcome,
+    complete_windows,
+    request_retraining,
+    retraining_reasons,
+)
+from assay.monitoring.requests import RequestLog, read_requests
 from assay.monitoring.runbooks import runbook_path
 from assay.monitoring.server_metrics import (
     MetricsUnavailableError,
@@ -51,8 +58,10 @@ from assay.monitoring.slo import (
     longest_window,
     rules_for,
 )
+from assay.project.reference import load_reference
 from assay.project.settings import STATE_DIR
 from assay.project.workspace import ModelRef, Project
+from assay.registry.records import ModelVersion
 from assay.security.secrets import Secret
 from assay.spec.model import Spec
 from assay.spec.monitoring import SLOSpec, duration_s
@@ -91,6 +100,7 @@ class CheckResult:
     results: tuple[SLOResult, ...]
     deliveries: tuple[Delivery, ...]
     notes: tuple[str, ...] = ()
+    retraining: RetrainingOutcome | None = None  # a request this check made (or found standing)
 
     @property
     def fired(self) -> bool:
@@ -104,7 +114,8 @@ class CheckResult:
     def to_dict(self) -> dict[str, Any]:
         return {"at": self.at.isoformat(), "model": self.model, "fired": self.fired,
                 "slos": [r.to_dict() for r in self.results], "deliveries": [d.to_dict() for d in self.deliveries],
-                "notes": list(self.notes)}
+                "notes": list(self.notes),
+                "retraining": None if self.retraining is None else self.retraining.to_dict()}
 
 
 def prediction_log_root(project: Project, spec: Spec, model_name: str) -> Path:
@@ -137,9 +148,60 @@ def check_slos(project: Project, spec: Spec, sinks: Sequence[AlertSink], *, now:
         runbook = slo.runbook or runbook_path(monitoring.runbooks, slo.kind)
         results.append(evaluate_slo(slo, provider, rules_for(slo, monitoring.burn_rates), now=now, runbook=runbook))
     candidates = [_candidate(result, verdict, label, now) for result in results for verdict in result.rules]
+    retraining = None
+    if served is not None:
+        retraining = _retraining(project, spec, project.metadata.get_model(name, served), results,
+                                 log_folder=log_root.parent, now=now, notes=notes)
+        candidates.append(_retraining_candidate(retraining, label, monitoring.runbooks, now))
     state = AlertState(project.root / STATE_DIR / MONITOR_DIR / "alerts.json")
     deliveries = dispatch(candidates, sinks, state, now=now, dedup=timedelta(seconds=duration_s(monitoring.dedup)))
-    return CheckResult(now, label, tuple(results), tuple(deliveries), tuple(notes))
+    return CheckResult(now, label, tuple(results), tuple(deliveries), tuple(notes), retraining)
+
+
+def _retraining(project: Project, spec: Spec, model: ModelVersion, results: Sequence[SLOResult], *,
+                log_folder: Path, now: datetime, notes: list[str]) -> RetrainingOutcome | None:
+    """Apply monitoring.retraining to the served model: sustained drift over the last complete
+    windows, quality SLOs in breach, the model's age. A request when a reason holds."""
+    policy = spec.monitoring.retraining
+    drift_windows: list[bool | None] = []
+    if policy.on_drift_windows is not None:
+        drift_slo = next((s for s in spec.monitoring.slos if s.kind == "drift"), None)
+        length = duration_s(drift_slo.window if drift_slo and drift_slo.window else spec.monitoring.window)
+        try:
+            reference = load_reference(project, model)
+        except AssayError as exc:
+            notes.append(f"sustained drift not judged: {exc.message}")
+        else:
+            def judge(since: datetime, until: datetime) -> bool | None:
+                report = log_window_drift(project, model, log_folder, since=since, until=until,
+                                          policy=spec.monitoring.drift, reference=reference)
+                return None if not report.enough_data else bool(report.drifted)
+
+            history = DriftHistory(project.root / STATE_DIR / MONITOR_DIR / "drift_windows.json")
+            drift_windows = history.verdicts(model.ref, complete_windows(now, length, policy.on_drift_windows), judge)
+    breaches = [r.slo.name for r in results if r.slo.kind == "quality" and r.firing]
+    reasons = retraining_reasons(policy, model=model, now=now, drift_windows=drift_windows, quality_breaches=breaches)
+    if not reasons:
+        return None
+    return request_retraining(project, model, reasons, policy=policy, dedup=spec.monitoring.dedup)
+
+
+def _retraining_candidate(outcome: RetrainingOutcome | None, model: str, runbooks: str, now: datetime) -> Candidate:
+    """The retraining policy as one more alert rule: firing while a reason to retrain holds."""
+    def alert(status: Literal["firing", "resolved"], incident: str) -> Alert:
+        if status == "resolved" or outcome is None:
+            summary, evidence = f"resolved: no reason to retrain {model} any more", {}
+        else:
+            summary = f"retraining requested for {outcome.model}: " + "; ".join(r.detail for r in outcome.reasons)
+            if outcome.trained:
+                summary += f"; trained {outcome.trained} ({outcome.status}); it goes through approval and rollout as usual"
+            elif outcome.status == "failed":
+                summary += f"; training failed: {outcome.detail}"
+            evidence = outcome.to_dict()
+        return Alert(status, "retraining", "retraining", "policy", "ticket", model, summary,
+                     runbook_path(runbooks, "retraining"), now, incident, evidence)
+
+    return Candidate("retraining", "policy", "ticket", outcome is not None, alert)
 
 
 def _model(project: Project, text: str) -> tuple[str, int | None]:
@@ -180,9 +242,11 @@ def _provider(slo: SLOSpec, project: Project, spec: Spec, *, requests: RequestLo
         assert slo.metric is not None  # the spec requires it
         return QualitySLI(project, model_ref=f"{model_name}:{version}", metric=slo.metric, min_value=slo.min,
                           max_value=slo.max)
-    return DriftSLI(reference=lambda: _reference_frame(project, model_name, version),
-                    current=lambda since, until: read_inputs(log_root, since=since, until=until, version=version),
-                    policy=spec.monitoring.drift)
+    model = project.metadata.get_model(model_name, version)
+    reference = load_reference(project, model)  # stored with its run: read once per check
+    folder = log_root.parent  # the log's root; `log_root` is this model's folder in it
+    return DriftSLI(lambda since, until: log_window_drift(project, model, folder, since=since, until=until,
+                                                          policy=spec.monitoring.drift, reference=reference))
 
 
 class _Unavailable:
@@ -191,15 +255,6 @@ class _Unavailable:
 
     def read(self, window: Window) -> NotEvaluated:
         return NotEvaluated(self._reason)
-
-
-def _reference_frame(project: Project, model_name: str, version: int) -> pl.DataFrame:
-    """The data the model was trained on: its run's dataset version snapshot."""
-    from assay.project.pipeline import load_dataset_frame
-
-    model = project.metadata.get_model(model_name, version)
-    dataset = project.metadata.get_dataset(project.metadata.get_run(model.run_id).dataset_version_id)
-    return load_dataset_frame(project, dataset)
 
 
 def _candidate(result: SLOResult, verdict: RuleVerdict, model: str, now: datetime) -> Candidate:

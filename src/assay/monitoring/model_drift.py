@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -15,7 +16,7 @@ import polars as pl
 from assay.data.profile import DatasetProfile, profile_with_edges
 from assay.monitoring.drift import DriftReport, compare_frames, compare_profiles
 from assay.monitoring.errors import MonitoringSourceError
-from assay.monitoring.sources import TIME_COLUMN, CurrentData, input_names
+from assay.monitoring.sources import TIME_COLUMN, CurrentData, input_names, log_source
 from assay.project.calibrated import load_registered
 from assay.project.reference import SCORE_COLUMN, ReferenceProfile, load_reference, score_kind_of, scores_of
 from assay.project.workspace import Project
@@ -103,6 +104,18 @@ def check_model_drift(
         timeline = _timeline(rows, reference, policy, bucket)
     return DriftCheck(report, model.ref, _describe(model, reference), current.description, tuple(notes), bucket,
                       timeline)
+
+
+def log_window_drift(project: Project, model: ModelVersion, root: Path, *, since: datetime, until: datetime,
+                     policy: DriftPolicy, reference: ReferenceProfile | None = None) -> DriftReport:
+    """The drift of one window of the model's prediction log against its reference profile (no
+    timeline, no scoring: the log holds the scores). `root` is the log's folder (`log_root`)."""
+    reference = reference or load_reference(project, model)
+    current = log_source(root, model.name, since=since, until=until, signature=model.signature, version=model.version)
+    present = set(current.frame.collect_schema().names())
+    names = [n for n in input_names(model.signature) if n in reference.features.columns and n in present]
+    rows = current.frame.select([*names, SCORE_COLUMN]).collect()
+    return _compare(rows, reference, policy)
 
 
 def check_files_drift(reference: pl.LazyFrame, current: CurrentData, *, reference_name: str,

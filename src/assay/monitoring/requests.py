@@ -70,20 +70,6 @@ def read_requests(root: Path, *, since: datetime, until: datetime, version: int 
     )
 
 
-def read_inputs(root: Path, *, since: datetime, until: datetime, version: int) -> pl.DataFrame:
-    """The inputs `version` was asked to score in the window, one row per predicted row, named as
-    the model's columns (the log's `input.` prefix removed)."""
-    files = [p for p in sorted(root.glob("date=*/hour=*/*.parquet")) if not p.name.startswith(".")]
-    files = [p for p in files if _hour_overlaps(p.parent, since, until)]
-    if not files:
-        return pl.DataFrame()
-    frame = pl.concat([pl.scan_parquet(p) for p in files], how="diagonal_relaxed").filter(
-        (pl.col("model_version") == version) & (pl.col("at") >= since.astimezone(UTC))
-        & (pl.col("at") < until.astimezone(UTC)))
-    inputs = [c for c in frame.collect_schema().names() if c.startswith("input.")]
-    return frame.select(inputs).rename({c: c.removeprefix("input.") for c in inputs}).collect()
-
-
 def _empty() -> RequestLog:
     return RequestLog(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, bool), np.zeros(0, np.int64))
 
@@ -96,4 +82,4 @@ def _hour_overlaps(folder: Path, since: datetime, until: datetime) -> bool:
     return start + timedelta(hours=1) > since and start < until
 
 
-__all__ = ["RequestLog", "read_inputs", "read_requests", "to_us"]
+__all__ = ["RequestLog", "read_requests", "to_us"]

@@ -8,16 +8,21 @@ split, train, evaluate, gates. The new model is a candidate or a rejected versio
 nothing here moves an alias, so a retrained model reaches production only through the normal
 approval and rollout.
 
-One standing request per production model: a request is not repeated while the previous one for
-the same model is younger than the dedup period (`monitoring.dedup`) and gave the same reasons,
-so a monitor running every minute over a drifted week asks once, not ten thousand times.
+One standing request per production model and set of reasons: a monitor running every minute
+over a drifted week asks once, not ten thousand times, and trains once; the request stands until
+production changes (a new version is promoted) or the reasons change. Only a request whose training
+failed (bad data, an error; not a rejection by the gates) is made again, after the dedup period
+(`monitoring.dedup`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from assay.errors import AssayError, GatesFailedError
@@ -106,10 +111,11 @@ def request_retraining(
     now = project.clock.now()
     kinds = sorted({r.kind for r in reasons})
     standing = project.metadata.list_audit(subject=model.ref, action=REQUESTED, newest_first=True, limit=1)
-    if standing:
+    if standing and sorted(standing[0].details.get("kinds", [])) == kinds:
         previous = standing[0]
-        fresh = now - previous.at < timedelta(seconds=duration_s(dedup))
-        if fresh and sorted(previous.details.get("kinds", [])) == kinds:
+        trained = project.metadata.list_audit(subject=model.ref, action=TRAINED, newest_first=True, limit=1)
+        failed = bool(trained) and trained[0].at >= previous.at and trained[0].details.get("status") == "failed"
+        if not failed or now - previous.at < timedelta(seconds=duration_s(dedup)):
             return RetrainingOutcome(model.ref, tuple(reasons), requested=False, previous_at=previous.at)
     project.metadata.append_audit(
         actor=project.actor, action=REQUESTED, subject=model.ref, at=now,
@@ -136,11 +142,64 @@ def _train(project: Project, train: Callable[[Project], TrainResult]) -> tuple[s
     return result.model.ref, result.model.status.value, ""
 
 
+
+
+# --- sustained drift -----------------------------------------------------------------------
+
+
+def complete_windows(now: datetime, length_s: float, count: int) -> list[tuple[datetime, datetime]]:
+    """The last `count` complete windows of `length_s` before `now`, aligned to multiples of the
+    length since the Unix epoch (UTC), oldest first: checks at any time see the same windows, so a
+    window's verdict can be kept once it is complete."""
+    step = int(length_s)
+    end = int(now.timestamp()) // step * step
+    return [(datetime.fromtimestamp(end - step * (count - i), UTC), datetime.fromtimestamp(end - step * (count - i - 1), UTC))
+            for i in range(count)]
+
+
+class DriftHistory:
+    """Verdicts of complete drift windows, per model, kept in a small JSON file: a complete window's
+    log does not change, so `assay monitor check --loop` judges each window once."""
+
+    def __init__(self, path: Path, *, keep: int = 64) -> None:
+        self.path = path
+        self.keep = keep
+
+    def verdicts(self, model: str, windows: Sequence[tuple[datetime, datetime]],
+                 judge: Callable[[datetime, datetime], bool | None]) -> list[bool | None]:
+        known = self._load()
+        mine: dict[str, bool | None] = dict(known.get(model, {}))
+        found: list[bool | None] = []
+        for since, until in windows:
+            key = f"{since.isoformat()}/{until.isoformat()}"
+            if key not in mine:
+                mine[key] = judge(since, until)
+            found.append(mine[key])
+        known[model] = dict(sorted(mine.items())[-self.keep:])
+        self._save(known)
+        return found
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):  # none yet, or unreadable: judge again
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _save(self, data: Mapping[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(data, sort_keys=True, indent=1), encoding="utf-8")
+        os.replace(temporary, self.path)
+
+
 __all__ = [
     "REQUESTED",
     "TRAINED",
+    "DriftHistory",
     "RetrainingOutcome",
     "RetrainingReason",
     "request_retraining",
+    "complete_windows",
     "retraining_reasons",
 ]

@@ -158,22 +158,23 @@ class QualitySLI:
 
 
 class DriftSLI:
-    """One event per evaluation: good when the window's inputs have not drifted from the reference.
-    `current(since, until)` gives the window's logged inputs; `reference()` the frame they are judged
-    against; `assay.monitoring.drift.compare_frames` decides (its report's `.drifted`)."""
+    """One event per evaluation: good when the window's logged inputs and scores have not drifted
+    from the model's reference profile (stored with its training run: the raw training data is
+    never read again). `judge(since, until)` gives the window's drift report
+    (`assay.monitoring.drift.DriftReport`); a window with fewer rows than `monitoring.drift.min_rows`
+    is not evaluated rather than guessed."""
 
-    def __init__(self, *, reference: Callable[[], Any], current: Callable[[datetime, datetime], Any],
-                 policy: Any) -> None:
-        self._reference, self._current, self._policy = reference, current, policy
+    def __init__(self, judge: Callable[[datetime, datetime], Any]) -> None:
+        self._judge = judge
 
     def read(self, window: Window) -> SLIReading | NotEvaluated:
-        try:
-            from assay.monitoring.drift import compare_frames
-        except ImportError as exc:
-            return NotEvaluated(f"drift monitoring is not available in this installation ({exc})")
-        report = compare_frames(self._reference(), self._current(window.since, window.until), policy=self._policy)
-        drifted = bool(report.drifted)
-        return SLIReading(good=0.0 if drifted else 1.0, total=1.0, detail={"drifted": drifted})
+        report = self._judge(window.since, window.until)
+        if not report.enough_data:
+            return NotEvaluated(f"not enough data: {report.rows} logged row(s) in the window, "
+                                f"monitoring.drift.min_rows is {report.policy.min_rows}")
+        drifted = list(report.drifted)
+        return SLIReading(good=0.0 if drifted else 1.0, total=1.0,
+                          detail={"drifted": bool(drifted), "features": drifted, "rows": report.rows})
 
 
 __all__ = [

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from assay.clock import FixedClock
-from assay.monitoring.requests import read_inputs, read_requests
+from assay.monitoring.requests import read_requests
 from assay.monitoring.server_metrics import Scrape, errors_between, parse_scrape
 from assay.monitoring.sli import (
     AvailabilitySLI,
@@ -180,7 +180,3 @@ def test_availability_adds_server_errors_to_the_log(fast_burn: Path) -> None:
     assert (reading.good, reading.total) == (100, 150)
 
 
-def test_drift_reads_the_logged_inputs_of_one_version(fast_burn: Path) -> None:
-    frame = read_inputs(fast_burn, since=NOW - timedelta(minutes=10), until=NOW, version=3)
-    assert frame.columns == ["x"] and frame.height == 2 * 20  # two rows per request
-    assert read_inputs(fast_burn, since=NOW - timedelta(minutes=10), until=NOW, version=4).height == 0
