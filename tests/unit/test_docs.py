@@ -48,6 +48,8 @@ ERROR_MODULES = [
     "assay.project.access",
     "assay.batch.errors",
     "assay.monitoring.errors",
+    "assay.monitoring.labels",
+    "assay.monitoring.quality",
 ]
 for _module in ERROR_MODULES:
     importlib.import_module(_module)
