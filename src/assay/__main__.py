@@ -1,5 +1,5 @@
 """`python -m assay` is the same as the `assay` command."""
 
-from assay.cli.main import main
+from assay.cli.entry import main
 
 main()

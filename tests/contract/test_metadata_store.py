@@ -337,6 +337,14 @@ def test_list_audit_filters_by_subject_and_limits_oldest_first(store: MetadataSt
     assert [e.details["i"] for e in store.list_audit(limit=2)] == [0, 1]
 
 
+def test_list_audit_finds_the_newest_entries_of_one_action(store: MetadataStore) -> None:
+    for i in range(5):
+        store.append_audit(actor="eve", action="ask" if i % 2 else "note", subject="m:1", details={"i": i}, at=T0)
+    assert [e.details["i"] for e in store.list_audit(subject="m:1", action="ask", newest_first=True)] == [3, 1]
+    assert [e.details["i"] for e in store.list_audit(newest_first=True, limit=2)] == [4, 3]
+    assert store.list_audit(subject="m:2", action="ask", newest_first=True, limit=1) == []
+
+
 # --- time -----------------------------------------------------------------------
 
 

@@ -243,3 +243,97 @@ def test_a_hung_ray_actor_is_replaced_and_its_chunk_scored_again(project_dir: Pa
     assert len(summary.requeued) == 1 and "chunk 2 " in summary.requeued[0] and "chunk timeout" in summary.requeued[0]
     assert data_files(tmp_path / "out") == data_files(reference)
     assert left == set(), f"Ray outlived the job: {[_command(p) for p in left]}"
+
+
+def test_a_crashed_ray_actor_is_replaced_and_its_chunk_scored_again(project_dir: Path, job_input: Path,
+                                                                     reference: Path, tmp_path: Path) -> None:
+    """The actor scoring chunk 2 is killed (SIGKILL, as the OOM killer would) in the middle of its
+    write: Ray reports the actor dead, a fresh one scores the chunk, long before any timeout."""
+    import threading
+
+    from scoring_support import FaultyFileSystem
+
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    marker = faults / "hang-part-00002.parquet"
+    fs = FaultyFileSystem(str(faults), hang=("part-00002.parquet",))
+    killed: list[int] = []
+
+    def kill_the_actor() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not (marker.exists() and marker.read_text()):
+            time.sleep(0.05)
+        if marker.exists() and marker.read_text():
+            killed.append(int(marker.read_text()))
+            os.kill(killed[0], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_actor, daemon=True)
+    killer.start()
+    try:
+        with Project.open(project_dir) as project:
+            summary = score(project, MODEL, input_url=str(job_input), output_url=str(tmp_path / "out"),
+                            engine=RayEngine(workers=2), output_fs=fs,
+                            options=ScoreOptions(chunk_rows=CHUNK_ROWS, chunk_timeout_s=300.0))
+    finally:
+        killer.join(timeout=5)
+        left = _await_ray_exit(os.getpid(), 30) - {os.getpid()}
+        _kill(left)
+    assert killed and killed[0] != os.getpid(), "the actor holding chunk 2 was never found"
+    assert summary.status == "scored" and summary.rows == ROWS
+    assert len(summary.requeued) == 1 and "chunk 2 " in summary.requeued[0]
+    assert "its worker was lost (Ray actor lost" in summary.requeued[0]
+    assert data_files(tmp_path / "out") == data_files(reference)
+    assert left == set(), f"Ray outlived the job: {[_command(p) for p in left]}"
+
+
+def _processes_under(folder: Path) -> set[int]:
+    """Processes holding files under a folder (the Ray session of a `ray start --temp-dir`)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            links = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
+        except OSError:
+            continue
+        if any(link.startswith(str(folder)) for link in links):
+            found.add(int(proc.name))
+    return found
+
+
+@pytest.fixture
+def ray_cluster() -> Iterator[tuple[str, Path]]:
+    """A Ray head started apart from the job (`ray start --head`), as a cluster is: the job connects
+    to its client port, and the cluster goes on running after the job. Stopped afterwards."""
+    import tempfile
+
+    temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
+    gcs, client = _free_port(), _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0",
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    argv = [sys.executable, "-c", "from ray.scripts.scripts import main; main()", "start", "--head",
+            f"--port={gcs}", f"--ray-client-server-port={client}", "--num-cpus=2", "--include-dashboard=false",
+            f"--temp-dir={temp}", "--disable-usage-stats"]
+    try:
+        subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=True)
+        yield f"ray://127.0.0.1:{client}", temp
+    finally:
+        _kill(_processes_under(temp))
+        deadline = time.monotonic() + 15
+        while _processes_under(temp) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def test_a_job_on_a_running_ray_cluster_writes_the_local_engines_bytes(
+        project_dir: Path, job_input: Path, reference: Path, tmp_path: Path, ray_cluster: tuple[str, Path],
+        ray_drivers: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the docs show for a real cluster: `--address ray://HEAD:10001`. The cluster outlives
+    the job (the job only disconnects), and the output is the local engine's, byte for byte."""
+    # `ray start` turns token authentication on; a client sends the token only when told to
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    address, session = ray_cluster
+    summary = _score_ray(project_dir, job_input, tmp_path / "out", ray_drivers, "--address", address)
+    assert summary["status"] == "scored" and summary["rows"] == ROWS
+    assert any("gcs_server" in _command(pid) for pid in _processes_under(session)), "the job stopped the cluster"
+    assert data_files(tmp_path / "out") == data_files(reference)
+    assert _manifest(tmp_path / "out")["chunks"] == _manifest(reference)["chunks"]

@@ -14,9 +14,11 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"__main__"}),
     frozenset({"cli"}),
     # serving/app.py is the service's composition root (STYLE.md): it wires the project's stores;
-    # batch scoring, like serving, runs registered models of a project; monitoring reads what both
-    # leave behind (the prediction log, scoring outputs) against the project's records.
-    frozenset({"serving", "batch", "monitoring"}),
+    # monitoring reads what serving and batch scoring leave behind (the prediction log, scoring
+    # outputs) against the project's records.
+    frozenset({"monitoring"}),
+    # batch scoring, like serving, runs registered models of a project.
+    frozenset({"serving", "batch"}),
     frozenset({"project"}),
     frozenset({"training", "evaluation", "registry"}),
     frozenset({"data", "leakage", "features", "security"}),

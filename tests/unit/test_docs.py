@@ -50,6 +50,9 @@ ERROR_MODULES = [
     "assay.monitoring.errors",
     "assay.monitoring.labels",
     "assay.monitoring.quality",
+    "assay.monitoring.alerts",
+    "assay.monitoring.check",
+    "assay.monitoring.server_metrics",
 ]
 for _module in ERROR_MODULES:
     importlib.import_module(_module)

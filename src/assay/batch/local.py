@@ -13,6 +13,7 @@ has exactly the hung one killed (by the zygote, the only process that signals it
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
@@ -103,6 +104,7 @@ class _Zygote:
         return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
     def stop(self) -> None:
+        """Stop it once its workers are done: it kills any left and reaps them, then exits."""
         try:
             self._requests.send(("stop",))
         except OSError:
@@ -112,6 +114,17 @@ class _Zygote:
         except subprocess.TimeoutExpired:  # pragma: no cover - a wedged zygote
             self.process.kill()
             self.process.wait(timeout=10)
+        self._close()
+
+    def kill(self) -> None:
+        """Stop it at once, even in the middle of its imports: for a zygote whose workers never got
+        work (they die with it, or at the latest when their pipes close)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        self._close()
+
+    def _close(self) -> None:
         self._requests.close()
         self._socket.close()
 
@@ -255,6 +268,33 @@ class LocalPool:
         self.close()
 
 
+_prestarted: _Zygote | None = None
+
+
+def prestart() -> None:
+    """Start a zygote now, for the next `LocalEngine.start()` in this process to adopt (the CLI
+    calls this before its own imports; see `assay.cli.entry`). Stopped at exit if never adopted."""
+    global _prestarted
+    if _prestarted is None:
+        _prestarted = _Zygote(worker_env())
+        atexit.register(_stop_prestarted)
+
+
+def _adopt_prestarted() -> _Zygote | None:
+    global _prestarted
+    zygote, _prestarted = _prestarted, None
+    if zygote is not None and not zygote.alive:
+        zygote.stop()
+        return None
+    return zygote
+
+
+def _stop_prestarted() -> None:
+    zygote = _adopt_prestarted()
+    if zygote is not None:
+        zygote.kill()
+
+
 class LocalEngine:
     """Score on this machine with `workers` processes (default: one per available core).
 
@@ -274,7 +314,7 @@ class LocalEngine:
 
     def start(self) -> None:
         if self._zygote is None:
-            self._zygote = _Zygote(worker_env())
+            self._zygote = _adopt_prestarted() or _Zygote(worker_env())
             self._started = [self._zygote.fork() for _ in range(self.workers)]
 
     def open(self, plan: ScoringPlan) -> LocalPool:
@@ -285,12 +325,14 @@ class LocalEngine:
         return LocalPool(plan, zygote, workers)
 
     def close(self) -> None:
+        """Stop workers that never got a plan (the job ended before it needed them)."""
         for worker in self._started:
-            worker.kill()
+            worker.inbox.close()
+            worker.outbox.close()
         self._started = []
         if self._zygote is not None:
-            self._zygote.stop()
+            self._zygote.kill()
             self._zygote = None
 
 
-__all__ = ["LocalEngine", "LocalPool", "available_cores", "worker_env"]
+__all__ = ["LocalEngine", "LocalPool", "available_cores", "prestart", "worker_env"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from assay.batch.output import CommittedChunk
+if TYPE_CHECKING:  # the local engine imports this before anything heavy (see assay.cli.entry)
+    from assay.batch.output import CommittedChunk
 
 
 @dataclass(frozen=True, slots=True)

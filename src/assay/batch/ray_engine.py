@@ -237,9 +237,13 @@ class RayEngine:
             ray.init(**options)
         except Exception as exc:  # Ray raises ConnectionError, ValueError, RuntimeError, ... here
             where = address or "a local Ray instance"
+            hint = (f"check the address (ray://HEAD:10001) and that the cluster is up; ray:// needs the Ray client "
+                    f"({_INSTALL_HINT})")
+            if address is not None and "RAY_AUTH_MODE" not in os.environ:
+                hint += ("; a cluster with token authentication (what `ray start` sets up in recent Ray versions) "
+                         "also needs RAY_AUTH_MODE=token here, and its token in RAY_AUTH_TOKEN or ~/.ray/auth_token")
             raise EngineUnavailableError(f"cannot start or reach Ray at {where}: {_first_line(exc)}",
-                                         hint="check the address (ray://HEAD:10001) and that the cluster is up; "
-                                              f"ray:// needs the Ray client ({_INSTALL_HINT})") from exc
+                                         hint=hint) from exc
         return True
 
 

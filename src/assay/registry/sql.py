@@ -440,11 +440,14 @@ class SqlMetadataStore:
         with self._write() as session:
             return _audit(session, actor=actor, action=action, subject=subject, details=details, at=at)
 
-    def list_audit(self, *, subject: str | None = None, limit: int = 1000) -> list[AuditEntry]:
-        """Oldest first: the first `limit` entries in `seq` order."""
-        query = select(AuditRow).order_by(AuditRow.seq)
+    def list_audit(self, *, subject: str | None = None, action: str | None = None, newest_first: bool = False,
+                   limit: int = 1000) -> list[AuditEntry]:
+        """The first `limit` entries in `seq` order (oldest first), or the last `limit` newest first."""
+        query = select(AuditRow).order_by(AuditRow.seq.desc() if newest_first else AuditRow.seq)
         if subject is not None:
             query = query.where(AuditRow.subject == subject)
+        if action is not None:
+            query = query.where(AuditRow.action == action)
         with self._read() as session:
             return [row.to_record() for row in session.scalars(query.limit(positive_limit(limit)))]
 

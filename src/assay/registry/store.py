@@ -118,8 +118,10 @@ class MetadataStore(Protocol):
     def append_audit(
         self, *, actor: str, action: str, subject: str, details: Mapping[str, Any], at: datetime
     ) -> AuditEntry: ...
-    def list_audit(self, *, subject: str | None = None, limit: int = 1000) -> list[AuditEntry]:
-        """Oldest first."""
+    def list_audit(self, *, subject: str | None = None, action: str | None = None, newest_first: bool = False,
+                   limit: int = 1000) -> list[AuditEntry]:
+        """Oldest first (the first `limit`), or newest first (the last `limit`); optionally one
+        subject's, one action's."""
 
 
 @dataclass(frozen=True, slots=True)
