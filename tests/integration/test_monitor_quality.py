@@ -193,6 +193,8 @@ def test_a_bad_labels_file_stores_nothing_and_names_the_rows(project: Path, caps
     assert not (project / ".assay" / "labels").exists()
     code, _, err = cli(capsys, "monitor", "quality")
     assert code == 13 and "quality-no-labels" in err and "assay labels ingest" in err
+    with Project.open(project) as opened:  # a quality SLO before any label: no verdict, not an error
+        assert window_metric(opened, MODEL, "roc_auc", T0, T0 + WEEK) == QualityWindow("roc_auc", None, 0, None, None, False)
 
 
 def test_options_are_checked(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
