@@ -48,6 +48,8 @@ ERROR_MODULES = [
     "assay.project.access",
     "assay.batch.errors",
     "assay.monitoring.errors",
+    "assay.monitoring.labels",
+    "assay.monitoring.quality",
     "assay.monitoring.alerts",
     "assay.monitoring.check",
     "assay.monitoring.server_metrics",

@@ -12,6 +12,7 @@ import typer
 from assay import __version__
 from assay.cli import checks, data, db, features, leakage, lifecycle, monitoring, records, scoring, serving
 from assay.cli import monitor_drift  # noqa: F401 - registers `assay monitor drift` on monitor_app
+from assay.cli import monitor_quality  # noqa: F401 - registers `assay labels ingest`, `assay monitor quality`
 from assay.cli import monitor_slo  # noqa: F401 - registers `assay monitor check` and `runbooks` on monitor_app
 from assay.cli.context import state
 from assay.cli.errors import EXIT_INTERNAL, EXIT_USAGE, exit_code_for, format_error
