@@ -1,27 +1,47 @@
 """Online serving: the ASGI service (`create_app`), micro-batching with deadlines and load
-shedding, fallbacks, shadow and canary routing with guards, the prediction log, metrics and cache."""
+shedding, fallbacks, shadow and canary routing with guards, the prediction log, metrics and cache.
+
+Names load on first use, so reading the prediction log (monitoring does) does not import the server.
+"""
 
 from __future__ import annotations
 
-from assay.serving.app import ServingApp, create_app
-from assay.serving.batcher import (
-    BatcherUnavailableError,
-    BatchStats,
-    DeadlineExceededError,
-    InvalidRequestError,
-    MicroBatcher,
-    ModelError,
-    QueueFullError,
-    RequestTooLargeError,
-    ServingError,
-)
-from assay.serving.cache import LocalCache, PredictionCache, RedisCache, row_keys
-from assay.serving.guard import Breach, CanaryGuard
-from assay.serving.metrics import GRAFANA_QUERIES, ServingMetrics
-from assay.serving.predlog import PredictionLog, PredictionRecord, read_prediction_log
-from assay.serving.request import RequestValidationError, RowBlock, RowSchema
-from assay.serving.runtime import ModelUnavailableError, Routes, RouteTable, ServedModel
-from assay.serving.service import ServeOptions, Service
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ServingApp": "assay.serving.app",
+    "create_app": "assay.serving.app",
+    "BatcherUnavailableError": "assay.serving.batcher",
+    "BatchStats": "assay.serving.batcher",
+    "DeadlineExceededError": "assay.serving.batcher",
+    "InvalidRequestError": "assay.serving.batcher",
+    "MicroBatcher": "assay.serving.batcher",
+    "ModelError": "assay.serving.batcher",
+    "QueueFullError": "assay.serving.batcher",
+    "RequestTooLargeError": "assay.serving.batcher",
+    "ServingError": "assay.serving.batcher",
+    "LocalCache": "assay.serving.cache",
+    "PredictionCache": "assay.serving.cache",
+    "RedisCache": "assay.serving.cache",
+    "row_keys": "assay.serving.cache",
+    "Breach": "assay.serving.guard",
+    "CanaryGuard": "assay.serving.guard",
+    "GRAFANA_QUERIES": "assay.serving.metrics",
+    "ServingMetrics": "assay.serving.metrics",
+    "PredictionLog": "assay.serving.predlog",
+    "PredictionRecord": "assay.serving.predlog",
+    "read_prediction_log": "assay.serving.predlog",
+    "RequestValidationError": "assay.serving.request",
+    "RowBlock": "assay.serving.request",
+    "RowSchema": "assay.serving.request",
+    "ModelUnavailableError": "assay.serving.runtime",
+    "Routes": "assay.serving.runtime",
+    "RouteTable": "assay.serving.runtime",
+    "ServedModel": "assay.serving.runtime",
+    "ServeOptions": "assay.serving.service",
+    "Service": "assay.serving.service",
+}
 
 __all__ = [
     "GRAFANA_QUERIES",
@@ -56,3 +76,10 @@ __all__ = [
     "read_prediction_log",
     "row_keys",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assay.serving' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
