@@ -88,8 +88,13 @@ def check_model_drift(
         notes.append(f"the current data lacks input column(s) {', '.join(missing)}: they count as all missing")
     columns = [*(n for n in names if n in present), *([SCORE_COLUMN] if current.has_scores else []),
                *([TIME_COLUMN] if current.kind == "prediction log" else [])]
-    rows = frame.select(columns).collect()
+    # With the scores in the source (the prediction log), everything is profiled lazily with polars'
+    # streaming engine: a window larger than memory is fine. Scoring needs the rows in memory.
+    rows: pl.DataFrame | pl.LazyFrame = frame.select(columns)
+    if not current.has_scores:
+        rows = rows.collect()
     if not current.has_scores and reference.scores is not None:
+        assert isinstance(rows, pl.DataFrame)
         scored = _score(project, model, rows, seed=seed, threads=threads)
         if scored is None:
             notes.append("no prediction drift: the current data has no score column and lacks model inputs")
@@ -114,8 +119,7 @@ def log_window_drift(project: Project, model: ModelVersion, root: Path, *, since
     current = log_source(root, model.name, since=since, until=until, signature=model.signature, version=model.version)
     present = set(current.frame.collect_schema().names())
     names = [n for n in input_names(model.signature) if n in reference.features.columns and n in present]
-    rows = current.frame.select([*names, SCORE_COLUMN]).collect()
-    return _compare(rows, reference, policy)
+    return _compare(current.frame.select([*names, SCORE_COLUMN]), reference, policy)
 
 
 def check_files_drift(reference: pl.LazyFrame, current: CurrentData, *, reference_name: str,
@@ -131,11 +135,12 @@ def _describe(model: ModelVersion, reference: ReferenceProfile) -> str:
     return f"training rows of {model.ref} ({reference.features.row_count:,} rows, {how}){scores}"
 
 
-def _compare(rows: pl.DataFrame, reference: ReferenceProfile, policy: DriftPolicy) -> DriftReport:
-    features = profile_with_edges(rows, reference.features)
+def _compare(rows: pl.DataFrame | pl.LazyFrame, reference: ReferenceProfile, policy: DriftPolicy) -> DriftReport:
+    engine: Literal["streaming", "in-memory"] = "streaming" if isinstance(rows, pl.LazyFrame) else "in-memory"
+    features = profile_with_edges(rows, reference.features, engine=engine)
     scores: DatasetProfile | None = None
-    if reference.scores is not None and SCORE_COLUMN in rows.columns:
-        scores = profile_with_edges(rows.select(SCORE_COLUMN), reference.scores)
+    if reference.scores is not None and SCORE_COLUMN in rows.collect_schema().names():
+        scores = profile_with_edges(rows.select(SCORE_COLUMN), reference.scores, engine=engine)
     return compare_profiles(reference.features, features, policy=policy, reference_scores=reference.scores,
                             current_scores=scores, score_column=SCORE_COLUMN)
 
@@ -151,21 +156,23 @@ def _score(project: Project, model: ModelVersion, rows: pl.DataFrame, *, seed: i
 
 
 def _timeline(
-    rows: pl.DataFrame, reference: ReferenceProfile, policy: DriftPolicy, bucket: Bucket
+    rows: pl.DataFrame | pl.LazyFrame, reference: ReferenceProfile, policy: DriftPolicy, bucket: Bucket
 ) -> tuple[TimelinePoint, ...]:
-    """The judged statistic per bucket (each bucket on its own, against the same reference)."""
-    if rows.is_empty():
-        return ()
+    """The judged statistic per bucket (each bucket on its own, against the same reference); one
+    lazy pass per bucket, so only one bucket's profile is ever being computed."""
     every = "1h" if bucket == "hour" else "1d"
-    keyed = rows.with_columns(pl.col(TIME_COLUMN).dt.truncate(every).alias("__bucket"))
+    start_of = pl.col(TIME_COLUMN).dt.truncate(every)
+    starts = rows.lazy().select(start_of.unique().sort().alias("start")).collect().get_column("start").to_list()
     points = []
-    for (start,), part in sorted(keyed.partition_by("__bucket", as_dict=True, include_key=False).items(),
-                                 key=lambda item: item[0][0]):
-        report = _compare(part, reference, policy)
+    for start in starts:
+        if start is None:
+            continue
+        part = rows.lazy().filter(start_of == start).drop(TIME_COLUMN)
+        report = _compare(part if isinstance(rows, pl.LazyFrame) else part.collect(), reference, policy)
         values = {f.name: f.value for f in report.features}
         if report.prediction is not None:
             values[report.prediction.name] = report.prediction.value
-        points.append(TimelinePoint(start, part.height, values))
+        points.append(TimelinePoint(start, report.rows, values))
     return tuple(points)
 
 
