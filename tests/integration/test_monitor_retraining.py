@@ -127,3 +127,42 @@ def test_retraining_goes_through_the_gates_and_never_promotes(demo: Path) -> Non
         trained = project.metadata.list_audit(subject=production.ref, action=TRAINED)
     assert [(e.details["model"], e.details["status"]) for e in trained[-2:]] == [
         (accepted.trained, "candidate"), (rejected.trained, "rejected")]
+
+
+def test_monitor_check_asks_for_retraining_once_and_alerts(tmp_path: Path) -> None:
+    """The CLI as a cron job runs it: an old production model makes `assay monitor check` record a
+    request, alert the sinks with the retraining runbook and exit 1; the next check finds the
+    request standing and sends nothing new."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    project = run_demo(tmp_path / "demo", rows=2000).project_dir
+    spec = project / "assay.yaml"
+    spec.write_text(spec.read_text() + """
+monitoring:
+  sinks: [{kind: file, path: alerts.jsonl}]
+  retraining: {on_drift_windows: null, max_model_age: 1s, train: false}
+""")
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "assay", "-C", str(project), "monitor", "check", "--json"],
+                              capture_output=True, text=True, timeout=120, check=False,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+    first = check()
+    assert first.returncode == 1, first.stderr
+    report = json.loads(first.stdout)
+    assert report["retraining"]["requested"] is True
+    assert [r["kind"] for r in report["retraining"]["reasons"]] == ["age"]
+    alerts = [json.loads(line) for line in (project / "alerts.jsonl").read_text().splitlines()]
+    assert [(a["slo"], a["status"]) for a in alerts] == [("retraining", "firing")]
+    assert alerts[0]["runbook"] == "docs/runbooks/retraining.md" and "credit-default:1" in alerts[0]["summary"]
+
+    second = check()
+    assert second.returncode == 1, second.stderr
+    assert json.loads(second.stdout)["retraining"]["requested"] is False
+    assert len((project / "alerts.jsonl").read_text().splitlines()) == 1  # one incident, one alert
+    with Project.open(project) as opened:
+        assert len(opened.metadata.list_audit(subject="credit-default:1", action=REQUESTED)) == 1

@@ -104,8 +104,9 @@ class CheckResult:
 
     @property
     def fired(self) -> bool:
-        """Some SLO rule is firing now (whether or not dedup held its alert back)."""
-        return any(r.firing for r in self.results)
+        """Some SLO rule is firing now, or the retraining policy asks for a model (whether or not
+        dedup held the alert back)."""
+        return any(r.firing for r in self.results) or self.retraining is not None
 
     @property
     def failed_deliveries(self) -> list[Delivery]:
