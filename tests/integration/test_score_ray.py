@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +63,8 @@ def _manifest(output: Path) -> dict[str, Any]:
     return json.loads((output / MANIFEST_FILE).read_text())
 
 
-def _ray_processes(driver_pid: int) -> set[int]:
-    """Processes holding files in the Ray session a driver started (named `session_..._<pid>`)."""
+def _processes_holding(wanted: Callable[[str], bool]) -> set[int]:
+    """Processes with an open file whose path `wanted` accepts."""
     found = set()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -73,9 +73,14 @@ def _ray_processes(driver_pid: int) -> set[int]:
             links = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
         except OSError:  # gone meanwhile, or not ours to read
             continue
-        if any("/session_" in link and f"_{driver_pid}/" in link for link in links):
+        if any(wanted(link) for link in links):
             found.add(int(proc.name))
     return found
+
+
+def _ray_processes(driver_pid: int) -> set[int]:
+    """Processes holding files in the Ray session a driver started (named `session_..._<pid>`)."""
+    return _processes_holding(lambda link: "/session_" in link and f"_{driver_pid}/" in link)
 
 
 def _command(pid: int) -> str:
@@ -288,17 +293,7 @@ def test_a_crashed_ray_actor_is_replaced_and_its_chunk_scored_again(project_dir:
 
 def _processes_under(folder: Path) -> set[int]:
     """Processes holding files under a folder (the Ray session of a `ray start --temp-dir`)."""
-    found = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            links = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
-        except OSError:
-            continue
-        if any(link.startswith(str(folder)) for link in links):
-            found.add(int(proc.name))
-    return found
+    return _processes_holding(lambda link: link.startswith(str(folder)))
 
 
 @pytest.fixture

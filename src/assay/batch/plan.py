@@ -14,7 +14,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import fsspec
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,7 +21,7 @@ from fsspec.spec import AbstractFileSystem
 
 from assay.batch.options import RetryPolicy
 from assay.batch.output import OutputLocation
-from assay.data.source import SourceRef, iter_batches, source_columns
+from assay.data.source import SourceRef, data_file_format, iter_batches, list_data_files, source_columns
 from assay.errors import DataSourceError
 from assay.project.package import ModelPackage
 from assay.spec.model import ColumnSchema, DataSchema
@@ -73,49 +72,19 @@ class ChunkTask:
     table: pa.Table | None = None  # CSV: the chunk's rows, every column as text
 
 
-def _format_of(path: str) -> Format | None:
-    name = path.lower()
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
-    if name.endswith((".csv", ".csv.gz")):
-        return "csv"
-    return None
-
-
 def resolve_inputs(url: str, *, fs: AbstractFileSystem | None = None) -> tuple[AbstractFileSystem, list[InputFile]]:
     """The input's files in sorted order, with sizes and Parquet row counts (from the footers)."""
-    if fs is None:
-        fs, root = fsspec.core.url_to_fs(url)
-    else:
-        root = fs._strip_protocol(url)
-    try:
-        if fs.isdir(root):
-            paths = [p for p in fs.find(root) if _format_of(p) and not _hidden(p, root)]
-        elif any(ch in root for ch in "*?["):
-            paths = [p for p in fs.glob(root) if _format_of(p)]
-        elif fs.exists(root):
-            if _format_of(root) is None:
-                raise DataSourceError(f"cannot tell the format of {url}", hint="name the file *.parquet or *.csv")
-            paths = [root]
-        else:
-            paths = []
-    except OSError as exc:
-        raise DataSourceError(f"cannot list the input {url}: {exc}", hint="check the URL and your access to it") from exc
-    if not paths:
-        raise DataSourceError(
-            f"the input {url} has no Parquet or CSV file",
-            hint="point --input at a .parquet or .csv file, a folder holding them, or a glob such as 'data/*.parquet'",
-        )
-    paths = sorted(paths)
-    formats = {_format_of(p) for p in paths}
+    listed = list_data_files(url, fs=fs, what="the input", hint="point --input at a .parquet or .csv file, a "
+                             "folder holding them, or a glob such as 'data/*.parquet'")
+    fs, paths = listed.fs, list(listed.paths)
+    formats = {data_file_format(p) for p in paths}
     if len(formats) > 1:
         raise DataSourceError(f"the input {url} mixes Parquet and CSV files",
                               hint="score one format per job: point --input at one kind of file")
     fmt: Format = formats.pop() or "parquet"
-    protocol = url.split("://", 1)[0] + "://" if "://" in url else ""
     files = []
     for path in paths:
-        display = path if not protocol or protocol == "file://" else protocol + path
+        display = listed.display(path)
         try:
             size = int(fs.size(path))
             if fmt == "parquet":
@@ -127,11 +96,6 @@ def resolve_inputs(url: str, *, fs: AbstractFileSystem | None = None) -> tuple[A
                                   hint="the file is truncated or not Parquet: export it again") from exc
         files.append(InputFile(path, display, fmt, size, rows, columns))
     return fs, files
-
-
-def _hidden(path: str, root: str) -> bool:
-    relative = path[len(root):].lstrip("/")
-    return any(part.startswith((".", "_")) for part in relative.split("/"))
 
 
 def _parquet_footer(fs: AbstractFileSystem, path: str) -> tuple[int, tuple[str, ...]]:

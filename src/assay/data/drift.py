@@ -91,7 +91,7 @@ def ks_from_quantiles(reference: Sequence[float], current: Sequence[float]) -> f
     is exact for those CDFs and, with k knots, within 1/(k - 1) of the true two-sample statistic
     for each summary: at most 0.02 with the stored 101-point summaries.
     """
-    a, b = _summary(reference), _summary(current)
+    a, b = quantile_summary(reference), quantile_summary(current)
     knots = np.unique(np.concatenate([a, b]))
     gaps = [
         np.abs(summary_cdf(a, knots) - summary_cdf(b, knots)),
@@ -105,7 +105,7 @@ def ks_against_sample(reference: Sequence[float], sample: Sequence[float] | np.n
 
     Exact against the summary's piecewise-linear CDF; within 1/(k - 1) of the two-sample statistic.
     """
-    q = _summary(reference)
+    q = quantile_summary(reference)
     values = np.asarray(sample.to_numpy() if isinstance(sample, pl.Series) else sample, dtype=np.float64)
     values = np.sort(values[np.isfinite(values)])
     if not len(values):
@@ -135,7 +135,8 @@ def ks_from_histograms(expected_counts: Sequence[float], actual_counts: Sequence
     return float(min(1.0, gaps.max()))
 
 
-def _summary(quantiles: Sequence[float]) -> np.ndarray:
+def quantile_summary(quantiles: Sequence[float]) -> np.ndarray:
+    """A quantile summary as an array, checked: at least two finite, non-decreasing values."""
     q = np.asarray(quantiles, dtype=np.float64)
     if len(q) < 2 or not np.isfinite(q).all() or (np.diff(q) < 0).any():
         raise DataError(

@@ -40,6 +40,67 @@ class SourceRef:
         return cls(uri=uri, format=fmt)  # type: ignore[arg-type]
 
 
+def data_file_format(path: str) -> Format | None:
+    """The format a file's name says (`.parquet`/`.pq`, `.csv`/`.csv.gz`), or None."""
+    name = path.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class DataFiles:
+    """The Parquet and CSV files a URL names (a file, a folder, or a glob), sorted, on one filesystem."""
+
+    fs: Any  # fsspec.AbstractFileSystem
+    paths: tuple[str, ...]
+    protocol: str  # "s3://", or "" for local paths
+
+    @property
+    def local(self) -> bool:
+        return self.protocol in ("", "file://")
+
+    def display(self, path: str) -> str:
+        """The path as a user writes it (with its protocol when it is not local)."""
+        return path if self.local else self.protocol + path
+
+
+def list_data_files(url: str, *, fs: Any = None, what: str = "", hint: str = "") -> DataFiles:
+    """Every Parquet or CSV file `url` names: the file itself, the files under a folder (in sorted
+    order; names starting with `.` or `_` skipped, as Spark and Hive write them), or a glob's
+    matches. `what` names the URL in errors ("the input"); `hint` says how to point at data."""
+    if fs is None:
+        fs, root = fsspec.core.url_to_fs(url)
+    else:
+        root = fs._strip_protocol(url)
+    named = f"{what} {url}".strip()
+    hint = hint or "pass a .parquet or .csv file, a folder holding them, or a glob such as 'data/*.parquet'"
+    try:
+        if fs.isdir(root):
+            paths = [p for p in fs.find(root) if data_file_format(p) and not _hidden_below(p, root)]
+        elif any(ch in root for ch in "*?["):
+            paths = [p for p in fs.glob(root) if data_file_format(p)]
+        elif fs.exists(root):
+            if data_file_format(root) is None:
+                raise DataSourceError(f"cannot tell the format of {url}", hint="name the file *.parquet or *.csv")
+            paths = [root]
+        else:
+            paths = []
+    except OSError as exc:
+        raise DataSourceError(f"cannot list {named}: {exc}", hint="check the URL and your access to it") from exc
+    if not paths:
+        raise DataSourceError(f"{named} has no Parquet or CSV file", hint=hint)
+    protocol = url.split("://", 1)[0] + "://" if "://" in url else ""
+    return DataFiles(fs, tuple(sorted(paths)), protocol)
+
+
+def _hidden_below(path: str, root: str) -> bool:
+    relative = path[len(root):].lstrip("/")
+    return any(part.startswith((".", "_")) for part in relative.split("/"))
+
+
 def _format_from_name(uri: str) -> Format:
     name = uri.lower().split("?", 1)[0]
     if name.endswith((".parquet", ".pq")):

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from assay.serving.predlog import log_files
+
 _COLUMNS = ("at", "row", "latency_ms", "fallback", "model_version")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -51,8 +53,7 @@ def to_us(moment: datetime) -> int:
 def read_requests(root: Path, *, since: datetime, until: datetime, version: int | None = None) -> RequestLog:
     """The requests logged under `root` (one model's folder of the prediction log) with
     `since <= at < until`; only `version`'s when given. A missing folder is an empty log."""
-    files = [p for p in sorted(root.glob("date=*/hour=*/*.parquet")) if not p.name.startswith(".")]
-    files = [p for p in files if _hour_overlaps(p.parent, since, until)]
+    files = log_files(root, since=since, until=until)
     if not files:
         return _empty()
     frame = (
@@ -72,14 +73,6 @@ def read_requests(root: Path, *, since: datetime, until: datetime, version: int 
 
 def _empty() -> RequestLog:
     return RequestLog(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, bool), np.zeros(0, np.int64))
-
-
-def _hour_overlaps(folder: Path, since: datetime, until: datetime) -> bool:
-    try:
-        start = datetime.strptime(f"{folder.parent.name}/{folder.name}", "date=%Y-%m-%d/hour=%H").replace(tzinfo=UTC)
-    except ValueError:
-        return False
-    return start + timedelta(hours=1) > since and start < until
 
 
 __all__ = ["RequestLog", "read_requests", "to_us"]

@@ -16,17 +16,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import fsspec
 import polars as pl
 
 from assay.data.dataset import read_snapshot
-from assay.data.source import SourceRef, read_source
-from assay.errors import DataSourceError
+from assay.data.source import SourceRef, data_file_format, list_data_files, read_source
 from assay.monitoring.errors import MonitoringSourceError
 from assay.project.reference import SCORE_COLUMN
 from assay.project.settings import STATE_DIR
 from assay.project.workspace import Project
 from assay.spec.model import Spec
+from assay.serving.predlog import log_files
 
 SourceKind = Literal["file", "dataset", "prediction log"]
 LOG_INPUT_PREFIX = "input."
@@ -52,50 +51,18 @@ class CurrentData:
 def read_files(url: str) -> pl.LazyFrame:
     """A Parquet or CSV file, a folder of them, or a glob, on any fsspec URL, as one lazy frame.
     Local files are scanned lazily; remote ones are read through fsspec."""
-    fs, root = fsspec.core.url_to_fs(url)
-    try:
-        if fs.isdir(root):
-            paths = [p for p in fs.find(root) if _format_of(p) and not _hidden(p, root)]
-        elif any(ch in root for ch in "*?["):
-            paths = [p for p in fs.glob(root) if _format_of(p)]
-        else:
-            paths = [root] if fs.exists(root) else []
-    except OSError as exc:
-        raise DataSourceError(f"cannot list {url}: {exc}", hint="check the path or URL and your access to it") from exc
-    if not paths:
-        raise DataSourceError(
-            f"{url} has no Parquet or CSV file",
-            hint="pass a .parquet or .csv file, a folder holding them, or a glob such as 'data/*.parquet'",
-        )
-    protocol = url.split("://", 1)[0] + "://" if "://" in url else ""
-    local = protocol in ("", "file://")
+    listed = list_data_files(url)
     frames = []
-    for path in sorted(paths):
-        fmt = _format_of(path)
-        if fmt is None:
-            raise DataSourceError(f"cannot tell the format of {path}", hint="name the file *.parquet or *.csv")
-        display = path if local else protocol + path
-        if not local:
-            frames.append(read_source(SourceRef(uri=display, format=fmt)).lazy())
+    for path in listed.paths:
+        fmt = data_file_format(path)
+        assert fmt is not None  # listed files all have one
+        if not listed.local:
+            frames.append(read_source(SourceRef(uri=listed.display(path), format=fmt)).lazy())
         elif fmt == "parquet":
             frames.append(pl.scan_parquet(path))
         else:
             frames.append(pl.scan_csv(path, infer_schema_length=10_000, try_parse_dates=True))
     return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
-
-
-def _format_of(path: str) -> Literal["parquet", "csv"] | None:
-    name = path.lower()
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
-    if name.endswith((".csv", ".csv.gz")):
-        return "csv"
-    return None
-
-
-def _hidden(path: str, root: str) -> bool:
-    relative = path[len(root):].lstrip("/")
-    return any(part.startswith((".", "_")) for part in relative.split("/"))
 
 
 def file_source(url: str, signature: Mapping[str, Any] | None = None) -> CurrentData:
@@ -136,8 +103,7 @@ def log_source(
     hour partitions that overlap the window. Scores count only from `version` answering (not the
     fallback, not another version), so they compare with that version's reference."""
     folder = root / model_name
-    files = [p for p in sorted(folder.glob("date=*/hour=*/*.parquet"))
-             if not p.name.startswith(".") and _hour_overlaps(p.parent, since, until)]
+    files = log_files(folder, since=since, until=until)
     description = f"prediction log {folder}, {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC"
     inputs = [c["name"] for c in signature["inputs"]]
     if not files:
@@ -155,14 +121,6 @@ def log_source(
     ]
     frame = conform(window.select(selected), signature)
     return CurrentData(frame, "prediction log", description, has_scores=True, since=since, until=until)
-
-
-def _hour_overlaps(folder: Path, since: datetime, until: datetime) -> bool:
-    try:
-        start = datetime.strptime(f"{folder.parent.name}/{folder.name}", "date=%Y-%m-%d/hour=%H").replace(tzinfo=UTC)
-    except ValueError:
-        return False
-    return start + timedelta(hours=1) > since and start < until
 
 
 def window_bounds(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
+from assay.data.drift import quantile_summary
 from assay.errors import DataError
 
 MIN_EXPECTED = 5.0  # bins whose expected count in the smaller sample is below this are pooled
@@ -27,7 +28,7 @@ def wasserstein_from_quantiles(reference: Sequence[float], current: Sequence[flo
     minimum and maximum, single values that swing wildly on heavy tails, so the outermost segments
     take the difference at their inner knot (the 1% and 99% quantiles with 101 points) instead.
     """
-    a, b = _quantile_summary(reference), _quantile_summary(current)
+    a, b = quantile_summary(reference), quantile_summary(current)
     if len(a) != len(b):  # put both on the finer grid
         grid = np.linspace(0.0, 1.0, max(len(a), len(b)))
         a = np.interp(grid, np.linspace(0.0, 1.0, len(a)), a)
@@ -42,16 +43,6 @@ def wasserstein_from_quantiles(reference: Sequence[float], current: Sequence[flo
     crossing = np.divide(d0 * d0 + d1 * d1, 2.0 * magnitude, out=np.zeros_like(d0), where=magnitude > 0)
     area = np.where(same_sign, magnitude / 2.0, crossing) * width
     return float(area.sum())
-
-
-def _quantile_summary(values: Sequence[float]) -> np.ndarray:
-    q = np.asarray(values, dtype=np.float64)
-    if len(q) < 2 or not np.isfinite(q).all() or (np.diff(q) < 0).any():
-        raise DataError(
-            "a quantile summary needs at least two finite, non-decreasing values",
-            hint="use the `quantiles` of a NumericProfile with values",
-        )
-    return q
 
 
 def jensen_shannon(expected_counts: Sequence[float], actual_counts: Sequence[float]) -> float:

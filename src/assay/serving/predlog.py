@@ -495,9 +495,7 @@ def _describe(exc: Exception) -> str:
 
 def read_prediction_log(root: Path | str, *, since: datetime | None = None, until: datetime | None = None) -> pl.DataFrame:
     """Every logged row with `since <= at < until`, sorted by (at, request_id, row). Hidden files are skipped."""
-    base = Path(root)
-    files = sorted(p for p in base.glob("date=*/hour=*/*.parquet") if not p.name.startswith("."))
-    files = [p for p in files if _hour_may_overlap(p.parent, since, until)]
+    files = log_files(root, since=since, until=until)
     if not files:
         return pl.from_arrow(FIXED_SCHEMA.empty_table())  # type: ignore[return-value]
     frame = pl.concat([pl.scan_parquet(p) for p in files], how="diagonal_relaxed")
@@ -506,6 +504,13 @@ def read_prediction_log(root: Path | str, *, since: datetime | None = None, unti
     if until is not None:
         frame = frame.filter(pl.col("at") < until.astimezone(UTC))
     return frame.sort("at", "request_id", "row").collect()
+
+
+def log_files(root: Path | str, *, since: datetime | None = None, until: datetime | None = None) -> list[Path]:
+    """The log's Parquet files in hour folders that may hold rows with `since <= at < until`, sorted;
+    hidden (still being written) files are skipped."""
+    files = sorted(p for p in Path(root).glob("date=*/hour=*/*.parquet") if not p.name.startswith("."))
+    return [p for p in files if _hour_may_overlap(p.parent, since, until)]
 
 
 def _hour_may_overlap(folder: Path, since: datetime | None, until: datetime | None) -> bool:
@@ -527,5 +532,6 @@ __all__ = [
     "PredictionLogWriteError",
     "PredictionRecord",
     "PredictionRecordError",
+    "log_files",
     "read_prediction_log",
 ]
