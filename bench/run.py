@@ -2,7 +2,8 @@
 
     python bench/run.py [NAME ...] [--repeat N] [--quick] [--json-out PATH] [--check]
                         [--json] [--plain] [--list] [--mlflow-python PATH] [--pandera-python PATH]
-                        [--bentoml-python PATH] [--duration S] [--model reference|demo|both]
+                        [--bentoml-python PATH] [--evidently-python PATH] [--duration S]
+                        [--model reference|demo|both]
 
 A benchmark is a module `bench/<name>/bench.py` with `run(repeat: int, quick: bool) -> dict`
 returning `metrics`, `baselines`, `targets` and `verdicts` (see bench/README.md). Each run is
@@ -181,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(sets ASSAY_BENCH_PANDERA_PYTHON for the benchmarks)")
     parser.add_argument("--bentoml-python", help="python of a separate venv with BentoML, for the serve benchmark "
                         "(sets ASSAY_BENCH_BENTOML_PYTHON; see bench/setup-bentoml-venv.sh)")
+    parser.add_argument("--evidently-python", help="python of a separate venv with Evidently, for the drift "
+                        "benchmark (sets ASSAY_BENCH_EVIDENTLY_PYTHON; see bench/setup-evidently-venv.sh)")
     parser.add_argument("--model", choices=("reference", "demo", "both"), help="the serve benchmark's model "
                         "(sets ASSAY_BENCH_SERVE_MODEL; default both: the issue's reference model, then the demo)")
     parser.add_argument("--duration", type=float, help="seconds of measured load per scenario, for the serve "
@@ -203,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ASSAY_BENCH_PANDERA_PYTHON"] = args.pandera_python
     if args.bentoml_python:
         os.environ["ASSAY_BENCH_BENTOML_PYTHON"] = args.bentoml_python
+    if args.evidently_python:
+        os.environ["ASSAY_BENCH_EVIDENTLY_PYTHON"] = args.evidently_python
     if args.model:
         os.environ["ASSAY_BENCH_SERVE_MODEL"] = args.model
     if args.duration is not None:
