@@ -201,3 +201,30 @@ def test_a_model_trained_before_reference_profiles_gets_one_recomputed(
     assert code == 1
     assert any("recomputed" in note for note in document["notes"])
     assert "recomputed" in document["reference"]
+
+
+def test_a_batch_scoring_job_is_judged_with_its_own_scores(
+    demo: Path, rows: pl.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--scoring-output`: the rows a finished `assay score` job scored, joined on row_index with the
+    scores it wrote (not scored again), against the job's model; a changed input is refused."""
+    from assay.batch import LocalEngine, ScoreOptions, score
+
+    inputs = tmp_path / "in" / "shifted.parquet"
+    inputs.parent.mkdir()
+    shifted = _shifted(rows).drop("defaulted")
+    shifted.write_parquet(inputs)
+    output = tmp_path / "scores"
+    with Project.open(demo) as project:
+        summary = score(project, MODEL, input_url=str(inputs), output_url=str(output), engine=LocalEngine(1),
+                        options=ScoreOptions(chunk_rows=2_000))
+    code, out = _cli(demo, capsys, "--scoring-output", str(output), "--json")
+    document = json.loads(out)
+    assert code == 1 and document["model"] == MODEL
+    assert document["rows"] == summary.scored  # quarantined rows were never scored
+    assert {"debt_to_income", "region"} <= set(document["drifted"])
+    scores = pl.read_parquet(sorted(output.glob("part-*.parquet"))).get_column("score")
+    assert document["prediction"]["current_count"] == scores.len()  # the job's own scores, every one
+    shifted.head(100).write_parquet(inputs)  # the input changes after the job
+    code, _ = _cli(demo, capsys, "--scoring-output", str(output))
+    assert code == 13

@@ -38,6 +38,7 @@ def drift_command(
     model: str = typer.Option(None, "--model", "-m", help="NAME:VERSION, NAME@ALIAS or NAME; default: the spec's model at @production, else its newest version."),
     data: str = typer.Option(None, "--data", help="Current data: a Parquet or CSV file, a folder of them or a glob; any fsspec URL."),
     dataset: str = typer.Option(None, "--dataset", help="Current data: a recorded dataset version (see `assay datasets list`)."),
+    scoring_output: str = typer.Option(None, "--scoring-output", help="Current data: what a finished `assay score` job scored (its --output folder), with its scores; the model defaults to the job's."),
     since: str = typer.Option(None, "--since", help="Prediction log: window start, an ISO time (UTC when no offset is given)."),
     until: str = typer.Option(None, "--until", help="Prediction log: window end (exclusive), an ISO time; default: now."),
     window: str = typer.Option(None, "--window", help="Prediction log: window length ending at --until or now (1h, 1d, 7d); default: monitoring.window."),
@@ -47,13 +48,14 @@ def drift_command(
 ) -> None:
     """Compare current data with the model's reference profile (its training rows and held-out scores) and say whether it drifted.
 
-    Each feature is judged on an effect size (monitoring.drift: PSI, KS or Wasserstein for numbers; PSI or Jensen-Shannon for categories; unseen categories; the rise in missing values) AND a test that stays significant after Benjamini-Hochberg control of the false-discovery rate across features; the model's scores are judged on PSI. Fewer rows than monitoring.drift.min_rows give "not enough data", never a verdict. Current data is the model's prediction log over the window (the default: monitoring.window ending now), a file (--data) or a dataset version (--dataset). Exit code 0: no drift or not enough data; 1: drift. See docs/monitoring.md.
+    Each feature is judged on an effect size (monitoring.drift: PSI, KS or Wasserstein for numbers; PSI or Jensen-Shannon for categories; unseen categories; the rise in missing values) AND a test that stays significant after Benjamini-Hochberg control of the false-discovery rate across features; the model's scores are judged on PSI. Fewer rows than monitoring.drift.min_rows give "not enough data", never a verdict. Current data is the model's prediction log over the window (the default: monitoring.window ending now), a file (--data), a dataset version (--dataset), or what a batch scoring job scored (--scoring-output). Exit code 0: no drift or not enough data; 1: drift. See docs/monitoring.md.
 
-    Examples:  assay monitor drift   ·   assay monitor drift --window 7d --html drift.html   ·   assay monitor drift -m credit-default:3 --data data/october.parquet --json   ·   assay monitor drift --since 2026-11-01 --until 2026-11-08   ·   assay monitor drift --reference train.parquet --data today.parquet
+    Examples:  assay monitor drift   ·   assay monitor drift --window 7d --html drift.html   ·   assay monitor drift -m credit-default:3 --data data/october.parquet --json   ·   assay monitor drift --since 2026-11-01 --until 2026-11-08   ·   assay monitor drift --reference train.parquet --data today.parquet   ·   assay monitor drift --scoring-output scores/2026-11-28
     """
     from assay.monitoring.drift_page import write_drift_html
 
-    chosen = [name for name, value in (("--data", data), ("--dataset", dataset)) if value]
+    chosen = [name for name, value in (("--data", data), ("--dataset", dataset), ("--scoring-output", scoring_output))
+              if value]
     log_options = [name for name, value in (("--since", since), ("--until", until), ("--window", window)) if value]
     if len(chosen) > 1 or (chosen and log_options):
         raise typer.BadParameter(f"choose one source of current data, not {' and '.join(chosen + log_options)}")
@@ -70,8 +72,8 @@ def drift_command(
         check = _files_check(ctx, reference, data)
     else:
         with open_project(ctx) as project:
-            check = _model_check(project, model, data=data, dataset=dataset, since=_when(since, "--since"),
-                                 until=_when(until, "--until"), window=window)
+            check = _model_check(project, model, data=data, dataset=dataset, scoring_output=scoring_output,
+                                 since=_when(since, "--since"), until=_when(until, "--until"), window=window)
     if html is not None:
         write_drift_html(check, html)
     if as_json:
@@ -94,8 +96,8 @@ def _files_check(ctx: typer.Context, reference: str, data: str) -> DriftCheck:
 
 
 def _model_check(
-    project: Project, model: str | None, *, data: str | None, dataset: str | None, since: datetime | None,
-    until: datetime | None, window: str | None,
+    project: Project, model: str | None, *, data: str | None, dataset: str | None, scoring_output: str | None,
+    since: datetime | None, until: datetime | None, window: str | None,
 ) -> DriftCheck:
     from assay.monitoring.model_drift import check_model_drift
     from assay.monitoring.sources import (
@@ -108,6 +110,18 @@ def _model_check(
     from assay.spec.monitoring import duration_s
 
     spec, _ = project.load_spec()
+    if scoring_output is not None:
+        from assay.monitoring.sources import scoring_output_source
+
+        job = scoring_output_source(scoring_output)
+        record = project.resolve_model(model or job.model_ref)
+        if record.artifact_sha256 != job.artifact_sha256:
+            raise typer.BadParameter(f"the job in {scoring_output} scored with {job.model_ref}, not {record.ref}: its "
+                                     "scores compare only with that model's reference; drop --model",
+                                     param_hint="--model")
+        current = scoring_output_source(scoring_output, record.signature).data
+        return check_model_drift(project, record, current, policy=spec.monitoring.drift, seed=spec.seed,
+                                 threads=spec.model.threads)
     record = _resolve(project, model, spec.model.name)
     if data is not None:
         current = file_source(data, record.signature)

@@ -85,6 +85,55 @@ def dataset_source(project: Project, dataset_id: str, signature: Mapping[str, An
                        f"dataset {dataset.id} ({dataset.name})")
 
 
+# --- a batch scoring job's output ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredJob:
+    """A finished `assay score` job: the model it scored with, and its rows with their scores."""
+
+    model_ref: str
+    artifact_sha256: str
+    data: CurrentData
+
+
+def scoring_output_source(url: str, signature: Mapping[str, Any] | None = None) -> ScoredJob:
+    """The rows a finished `assay score` job scored, with their scores: the input the job's manifest
+    names (checked against the sizes it recorded) joined on `row_index` with the job's parts.
+    Quarantined rows were never scored and are left out, as they are from the output."""
+    from assay.batch.output import OutputLocation, normalise_url
+    from assay.batch.plan import ROW_INDEX
+
+    location = OutputLocation.from_url(normalise_url(url))
+    manifest = location.manifest()
+    if manifest is None or not manifest.get("complete"):
+        raise MonitoringSourceError(
+            f"{url} holds no finished scoring job (no complete _assay_manifest.json)",
+            hint="point --scoring-output at the --output folder of an `assay score` run that finished "
+                 "(run the same `assay score` command again to finish an interrupted one)",
+        )
+    recorded = manifest["input"]
+    files = list_data_files(recorded["url"])
+    sizes = {listed_path: int(files.fs.size(listed_path)) for listed_path in files.paths}
+    expected = {f["path"]: int(f["bytes"]) for f in recorded["files"]}
+    actual = {files.display(path): size for path, size in sizes.items()}
+    if actual != expected:
+        raise MonitoringSourceError(
+            f"the input of the job in {url} ({recorded['url']}) has changed since it was scored",
+            hint="compare the current input with --data instead, or score it again with `assay score`",
+        )
+    rows = read_files(recorded["url"]).with_row_index(ROW_INDEX).with_columns(pl.col(ROW_INDEX).cast(pl.Int64))
+    parts = read_files(f"{location.display.rstrip('/')}/part-*.parquet")
+    part_columns = parts.collect_schema().names()
+    score = pl.col("score") if "score" in part_columns else pl.col("probabilities").arr.max()
+    scores = parts.select(pl.col(ROW_INDEX), score.alias(SCORE_COLUMN))
+    joined = rows.join(scores, on=ROW_INDEX, how="inner").drop(ROW_INDEX)
+    frame = conform(joined, signature) if signature is not None else joined
+    model = manifest["model"]
+    description = f"scoring job {manifest['job_id']} in {url} ({manifest['totals']['scored']:,} scored rows)"
+    return ScoredJob(model["ref"], model["artifact_sha256"], CurrentData(frame, "file", description, has_scores=True))
+
+
 # --- the prediction log ------------------------------------------------------------------
 
 
