@@ -201,3 +201,42 @@ def test_options_are_checked(project: Path, capsys: pytest.CaptureFixture[str]) 
     assert cli(capsys, "monitor", "quality", "--window", "weekly")[0] == 2
     assert cli(capsys, "monitor", "quality", "--since", "2026-03-09", "--until", "2026-03-02")[0] == 2
     assert cli(capsys, "monitor", "quality", "--since", "last tuesday")[0] == 2
+
+
+def test_a_quality_slo_breach_alerts_and_asks_for_retraining(
+    project: Path, logged: tuple[np.ndarray, np.ndarray], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The loop closed: labels of the third week show the drop; `monitor check` at the end of that
+    week finds the quality SLO (AUC >= 0.7 over 7 days) in breach, alerts, and records a retraining
+    request for the production model with the quality reason."""
+    import json
+
+    from assay.monitoring.alerts import build_sinks
+    from assay.monitoring.check import check_slos
+    from assay.monitoring.retraining import REQUESTED
+    from assay.security.secrets import EnvFileProvider
+
+    scores, outcomes = logged
+    spec = project / "assay.yaml"
+    spec.write_text(spec.read_text() + """
+monitoring:
+  slos: [{name: auc, kind: quality, metric: roc_auc, min: 0.7, window: 7d}]
+  sinks: [{kind: file, path: alerts.jsonl}]
+  retraining: {on_drift_windows: null, max_model_age: null, on_quality_breach: true}
+""")
+    code, _, err = cli(capsys, "labels", "ingest", str(_labels_file(project / "labels.parquet", outcomes, range(N))))
+    assert code == 0, err
+    end_of_week_3 = T0 + 3 * WEEK
+    rows, truth, predicted = _expected(scores, outcomes, end_of_week_3 - WEEK, end_of_week_3)
+    assert roc_auc_score(truth, predicted) < 0.7  # what the SLO must see
+    with Project.open(project) as opened:
+        loaded, _ = opened.load_spec()
+        sinks = build_sinks(loaded.monitoring.sinks, project_root=opened.root, secrets=EnvFileProvider())
+        result = check_slos(opened, loaded, sinks, now=end_of_week_3)
+        requests = opened.metadata.list_audit(subject=MODEL, action=REQUESTED)
+    (auc,) = result.results
+    assert auc.firing
+    assert result.retraining is not None and [r.kind for r in result.retraining.reasons] == ["quality"]
+    assert [e.details["kinds"] for e in requests] == [["quality"]]
+    alerts = [json.loads(line) for line in (project / "alerts.jsonl").read_text().splitlines()]
+    assert {(a["slo"], a["status"]) for a in alerts} == {("auc", "firing"), ("retraining", "firing")}
