@@ -123,13 +123,28 @@ def _render(result: CheckResult, *, as_json: bool, one_line: bool = False) -> No
             rows.append([slo.slo.name, slo.slo.kind, f"{rule.key} {rule.severity}",
                          f"{rule.long.burn_rate:.2f} ({_counts(rule.long)})", short, "FIRING" if rule.firing else "ok"])
     if not rows:
-        console.print("no SLOs in monitoring.slos: nothing to check")
+        console.print("no SLOs in monitoring.slos")
     else:
         console.print(table(f"SLOs of {result.model} at {result.at:%Y-%m-%d %H:%M:%S}",
                             ["slo", "kind", "rule", "long burn (bad/total)", "short burn (bad/total)", "verdict"], rows))
     for delivery in result.deliveries:
         text = f"{delivery.status} alert {delivery.slo} {delivery.rule} → {delivery.sink}: {delivery.outcome}"
         console.print(text + (f" ({delivery.error})" if delivery.error else ""), markup=False)
+    retraining = result.retraining
+    if retraining is None:
+        console.print("retraining: no reason to retrain (monitoring.retraining)")
+    else:
+        because = "; ".join(r.detail for r in retraining.reasons)
+        if not retraining.requested:
+            when = f" since {retraining.previous_at:%Y-%m-%d %H:%M}" if retraining.previous_at else ""
+            console.print(f"retraining: a request for {retraining.model} stands{when} ({because})", markup=False)
+        else:
+            console.print(f"retraining: requested for {retraining.model} ({because})", markup=False)
+            if retraining.trained:
+                console.print(f"retraining: trained {retraining.trained}: {retraining.status}; it goes through approval "
+                              "and `assay deploy` like any other candidate", markup=False)
+            elif retraining.status == "failed":
+                console.print(f"retraining: training failed: {retraining.detail}", markup=False)
     for note in result.notes:
         stderr().print(f"note: {note}", markup=False)
     for slo in result.results:

@@ -84,7 +84,9 @@ def check_model_drift(
             hint="point --data at rows with the model's inputs, or compare two files with --reference",
         )
     missing = [n for n in names if n not in present]
-    if missing:
+    if current.kind == "prediction log" and names and len(missing) == len(names):
+        notes.append("the prediction log holds no predictions in this window")
+    elif missing:
         notes.append(f"the current data lacks input column(s) {', '.join(missing)}: they count as all missing")
     columns = [*(n for n in names if n in present), *([SCORE_COLUMN] if current.has_scores else []),
                *([TIME_COLUMN] if current.kind == "prediction log" else [])]
