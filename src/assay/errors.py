@@ -80,6 +80,12 @@ class GatesFailedError(AssayError):
         self.gates = gates  # every gate: {"gate", "value", "threshold", "passed", "detail"}
 
 
+class BudgetExceededError(AssayError, RuntimeError):
+    """A run or a scoring job used more than a budget the spec declares with `on_breach: fail`."""
+
+    code = "budget-exceeded"
+
+
 class ReproductionError(AssayError, RuntimeError):
     """A model could not be reproduced from its recorded lineage."""
 

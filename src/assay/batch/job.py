@@ -41,10 +41,11 @@ from assay.batch.plan import (
     resolve_inputs,
 )
 from assay.data.schema import schema_to_dict
-from assay.errors import DataSourceError
+from assay.errors import BudgetExceededError, DataSourceError
 from assay.project.package import package_registered
 from assay.project.workspace import Project
 from assay.registry.records import ModelStatus
+from assay.spec.budgets import BudgetsSpec
 
 JOB_FORMAT = 1  # bump when the output's layout or columns change: old jobs then do not match new ones
 
@@ -81,6 +82,8 @@ class ScoreSummary:
     retries: tuple[str, ...] = ()
     requeued: tuple[str, ...] = ()
     seconds: float = 0.0
+    cpu_s: float = 0.0  # this run's chunks (in the workers) and the coordinator; not the workers' start-up
+    budget_breaches: tuple[str, ...] = ()
 
     @property
     def rows_per_s(self) -> float:
@@ -96,7 +99,8 @@ class ScoreSummary:
             "engine": self.engine, "rows": self.rows, "scored": self.scored, "quarantined": self.quarantined,
             "quarantine": self.quarantine, "reasons": dict(self.reasons), "chunks": self.chunks,
             "chunks_scored": self.chunks_scored, "retries": list(self.retries), "requeued": list(self.requeued),
-            "seconds": round(self.seconds, 3), "rows_per_s": round(self.rows_per_s, 1),
+            "seconds": round(self.seconds, 3), "rows_per_s": round(self.rows_per_s, 1), "cpu_s": round(self.cpu_s, 3),
+            "budget_breaches": list(self.budget_breaches),
         }
 
 
@@ -136,7 +140,7 @@ def score(
 def _score(project: Project, model_ref: str, *, input_url: str, output_url: str, engine: Engine,
            options: ScoreOptions, progress: Progress | None, note: Callable[[str], None],
            input_fs: AbstractFileSystem | None, output_fs: AbstractFileSystem | None) -> ScoreSummary:
-    started = time.perf_counter()
+    started, own_cpu = time.perf_counter(), time.process_time()
     output_display = normalise_url(output_url)
     output = OutputLocation.from_url(output_display, fs=output_fs)
     existing = output.manifest()
@@ -205,10 +209,13 @@ def _score(project: Project, model_ref: str, *, input_url: str, output_url: str,
     if progress is not None:
         progress(rows_done, total_rows)
 
+    chunk_cpu = 0.0
+
     def committed(result: Any) -> None:
-        nonlocal rows_done
+        nonlocal rows_done, chunk_cpu
         results[result.record.index] = result.record
         rows_done += result.record.rows
+        chunk_cpu += result.cpu_s
         if progress is not None:
             progress(rows_done, total_rows)
 
@@ -234,18 +241,42 @@ def _score(project: Project, model_ref: str, *, input_url: str, output_url: str,
         "chunks": [r.to_dict() for r in records],
     })
     seconds = time.perf_counter() - started
+    cpu_s = chunk_cpu + time.process_time() - own_cpu
+    rows_now = totals["rows"] - sum(r.rows for r in done.values())
+    breaches = _scoring_budget(spec.budgets, cpu_s, rows_now, note)
     summary = ScoreSummary(
         job_id, model.ref, output_display, "resumed" if done else "scored", engine.describe(), totals["rows"],
         totals["scored"], totals["quarantined"], totals["reasons"], len(records), len(records) - len(done),
-        tuple(stats.retries), tuple(stats.requeued), seconds,
+        tuple(stats.retries), tuple(stats.requeued), seconds, cpu_s, tuple(breaches),
     )
     project.metadata.append_audit(
         actor=project.actor, action="score", subject=model.ref, at=project.clock.now(),
         details={"job_id": job_id, "output": output_display, "input_sha256": identity["input"]["sha256"],
                  "engine": engine.describe(), "rows": totals["rows"], "scored": totals["scored"],
-                 "quarantined": totals["quarantined"], "chunks_scored": summary.chunks_scored},
+                 "quarantined": totals["quarantined"], "chunks_scored": summary.chunks_scored,
+                 "seconds": round(seconds, 3), "cpu_s": round(cpu_s, 3), "budget_breaches": breaches},
     )
+    if breaches and spec.budgets.on_breach == "fail":
+        raise BudgetExceededError(f"job {job_id}: {breaches[0]}; the output is complete and kept",
+                                  hint="raise budgets.scoring_cpu_s_per_million_rows in assay.yaml, or score with a "
+                                       "cheaper model")
     return summary
+
+
+def _scoring_budget(budgets: BudgetsSpec, cpu_s: float, rows: int, note: Callable[[str], None]) -> list[str]:
+    """`budgets.scoring_cpu_s_per_million_rows` against this run's rows (a resumed job counts the rows
+    it scored now)."""
+    limit = budgets.scoring_cpu_s_per_million_rows
+    if limit is None or rows <= 0:
+        return []
+    used = cpu_s / rows * 1e6
+    if used <= limit:
+        return []
+    message = (f"scoring used {used:,.1f} CPU s per million rows, over budgets.scoring_cpu_s_per_million_rows "
+               f"({limit:g})")
+    if budgets.on_breach == "warn":
+        note(f"warning: {message}")
+    return [message]
 
 
 __all__ = ["JOB_FORMAT", "Engine", "ScoreSummary", "score"]

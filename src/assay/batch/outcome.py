@@ -16,6 +16,7 @@ class ChunkResult:
     record: CommittedChunk
     retries: tuple[str, ...] = ()
     seconds: float = 0.0
+    cpu_s: float = 0.0  # CPU time the worker spent on it
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,7 @@ class ChunkScorer:
     def run(self, task: ChunkTask) -> ChunkResult | ChunkFailure:
         """Score and commit one chunk; never raises (a worker must report, not die)."""
         retries: list[str] = []
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             record = self._score(task, retries)
         except _ChunkError as exc:
@@ -93,7 +93,7 @@ class ChunkScorer:
         except Exception as exc:  # worker boundary: a model or library error becomes the chunk's failure
             return ChunkFailure(task.chunk.index, describe_chunk(task), f"{type(exc).__name__}: {exc}", False,
                                 tuple(retries))
-        return ChunkResult(record, tuple(retries), time.perf_counter() - started)
+        return ChunkResult(record, tuple(retries), time.perf_counter() - started, time.process_time() - cpu)
 
     # -- steps
 

@@ -8,6 +8,7 @@ from assay.errors import (
     ArtifactError,
     ArtifactIntegrityError,
     AssayError,
+    BudgetExceededError,
     DataError,
     GatesFailedError,
     LeakageError,
@@ -34,6 +35,7 @@ EXIT_CODES: tuple[tuple[type[AssayError], int], ...] = (
     (GatesFailedError, 11),
     (ScoringError, 12),
     (MonitoringError, 13),
+    (BudgetExceededError, 14),
 )
 EXIT_FAILED = 1  # the command ran and its verdict is "no" (e.g. reproduce found a difference)
 EXIT_USAGE = 2

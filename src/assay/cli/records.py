@@ -232,6 +232,14 @@ def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., help="Run id
     for split in ("validation", "test"):
         if split in run.metrics:
             out.print(table(f"{split} metrics", ["metric", "value"], [[k, fmt_metric(v)] for k, v in run.metrics[split].items()]))
+    costs = run.metrics.get("costs") or {}
+    if costs:
+        out.print(table("where the time went", ["stage", "wall s", "CPU s", "peak RSS MiB"],
+                        [[stage, f"{c['wall_s']:.2f}", f"{c['cpu_s']:.2f}",
+                          "-" if c.get("peak_rss_mib") is None else f"{c['peak_rss_mib']:,.0f}"]
+                         for stage, c in costs.items()]))
+    for breach in run.metrics.get("budget_breaches") or []:
+        out.print(f"[yellow]budget:[/] {breach['budget']} {breach['used']} over {breach['limit']}")
     out.print(table("packages", ["package", "version"], [[k, v] for k, v in env.get("packages", {}).items()]))
 
 

@@ -12,12 +12,14 @@ import numpy as np
 import polars as pl
 
 from assay.data.dataset import read_snapshot
-from assay.errors import AssayError, DataError, GatesFailedError
+from assay.errors import AssayError, BudgetExceededError, DataError, GatesFailedError
+from assay.features import FeatureDefinition
 from assay.evaluation import METRIC_NAMES
 from assay.evaluation.assessment import Assessment, Champion, assess
 from assay.evaluation.evidence import permutation_importance
 from assay.leakage.gate import LeakageGate, gate_leakage
 from assay.leakage.split import SplitManifest, split_dataset
+from assay.project.costs import CostMeter
 from assay.project.calibrated import CALIBRATOR_ROLE, Calibration, fit_model, load_registered, with_calibrator
 from assay.project.feature_set import (
     EVENTS_ARTIFACT_PREFIX,
@@ -33,6 +35,7 @@ from assay.project.model_card import card_document, store_card
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.workspace import Project
 from assay.registry.records import PRODUCTION_ALIAS, DatasetVersion, ModelStatus, ModelVersion, Run, RunStatus
+from assay.spec.budgets import BudgetsSpec
 from assay.spec.model import Spec
 from assay.training.environment import capture_environment, factory_source
 from assay.training.signature import to_model_frame
@@ -86,24 +89,37 @@ def train_project(
     timings: dict[str, float] = {}
     spec, spec_text = project.load_spec()
     definitions = feature_definitions(spec, project.root)  # before any work: a bad features_from fails fast
+    meter = CostMeter()
+    try:
+        return _train_project(project, spec, spec_text, definitions, dataset_id=dataset_id, reporter=reporter,
+                              description=description, timings=timings, meter=meter)
+    finally:
+        meter.close()
+
+
+def _train_project(project: Project, spec: Spec, spec_text: str, definitions: Sequence[FeatureDefinition], *,
+                   dataset_id: str | None, reporter: Reporter, description: str, timings: dict[str, float],
+                   meter: CostMeter) -> TrainResult:
     started = time.perf_counter()
-    if dataset_id is None:
-        dataset = ingest(project, spec=spec, reporter=reporter).dataset
-    else:
-        dataset = project.metadata.get_dataset(dataset_id)
+    with meter.stage("ingest"):
+        if dataset_id is None:
+            dataset = ingest(project, spec=spec, reporter=reporter).dataset
+        else:
+            dataset = project.metadata.get_dataset(dataset_id)
     timings["ingest"] = time.perf_counter() - started
 
     t0 = time.perf_counter()
-    frame = load_dataset_frame(project, dataset)
+    with meter.stage("load"):
+        frame = load_dataset_frame(project, dataset)
     load_s = time.perf_counter() - t0  # counted in "split", as it always was
     events: dict[str, EventSnapshot] = {}
     if definitions:
-        with reporter.stage("features"):
+        with reporter.stage("features"), meter.stage("features"):
             t0 = time.perf_counter()
             frame, events = features_for_run(project, spec, frame, definitions)
             timings["features"] = time.perf_counter() - t0
     derived = tuple(d.name for d in definitions)
-    with reporter.stage("split"):
+    with reporter.stage("split"), meter.stage("split"):
         t0 = time.perf_counter()
         manifest = make_split(frame, dataset, spec)
         timings["split"] = load_s + time.perf_counter() - t0
@@ -142,7 +158,7 @@ def train_project(
     artifacts = dict(run.artifacts)
     leakage_summary: dict[str, Any] = {}
     try:
-        with reporter.stage("leakage check"):
+        with reporter.stage("leakage check"), meter.stage("leakage check"):
             t0 = time.perf_counter()
             gate = check_split_leakage(project, frame, manifest, spec, dataset, exclude_run=run.id, derived=derived)
             artifacts["leakage"] = project.artifacts.put_bytes(gate.to_json_bytes()).sha256
@@ -153,13 +169,13 @@ def train_project(
                 reporter.note(f"warning: leakage {finding.kind}: {finding.message}")
         if gate.blocking:
             raise gate.blocking_error()
-        with reporter.stage("train"):
+        with reporter.stage("train"), meter.stage("train"):
             t0 = time.perf_counter()
             trained, calibration = fit_model(frame, manifest, spec, project_dir=project.root, derived=derived)
             if calibration is not None:
                 artifacts[CALIBRATOR_ROLE] = project.artifacts.put_bytes(calibration.to_json_bytes()).sha256
             timings["train"] = time.perf_counter() - t0
-        with reporter.stage("evaluate"):
+        with reporter.stage("evaluate"), meter.stage("evaluate"):
             t0 = time.perf_counter()
             test_rows = frame[manifest.indices["test"]]
             assessment = assess(
@@ -181,56 +197,58 @@ def train_project(
                 json.dumps(evaluation, sort_keys=True, separators=(",", ":")).encode()
             ).sha256
             timings["evaluate"] = time.perf_counter() - t0
+        breaches = check_training_budget(spec.budgets, meter, reporter)
         with reporter.stage("register"):
-            t0 = time.perf_counter()
-            for split, predictions in trained.predictions.items():
-                artifacts[f"predictions.{split}"] = project.artifacts.put_bytes(predictions_to_bytes(predictions)).sha256
-            model_info = project.artifacts.put_bytes(trained.artifact)
-            artifacts["model"] = model_info.sha256
-            run_metrics: dict[str, Any] = {
-                **metrics,
-                "primary": spec.primary_metric,
-                "fit_seconds": round(trained.fit_seconds, 4),
-                "split_sizes": manifest.sizes(),
-                **assessment.summary(),
-            }
-            model = project.metadata.register_model(
-                name=spec.model.name,
-                run_id=run.id,
-                flavor=trained.flavor,
-                artifact_sha256=model_info.sha256,
-                signature=trained.signature,
-                metrics=metrics.get("test", {}),
-                status=ModelStatus.CANDIDATE if assessment.passed else ModelStatus.REJECTED,
-                created_at=project.clock.now(),
-                created_by=project.actor,
-                description=description,
-            )
-            allowed = dict(spec.model.features.sensitive_inputs)
-            if allowed:
-                project.metadata.append_audit(
-                    actor=project.actor, action="model.sensitive_inputs", subject=model.ref,
-                    details={"columns": allowed}, at=project.clock.now(),
+            with meter.stage("register"):
+                t0 = time.perf_counter()
+                for split, predictions in trained.predictions.items():
+                    artifacts[f"predictions.{split}"] = project.artifacts.put_bytes(predictions_to_bytes(predictions)).sha256
+                model_info = project.artifacts.put_bytes(trained.artifact)
+                artifacts["model"] = model_info.sha256
+                run_metrics: dict[str, Any] = {
+                    **metrics,
+                    "primary": spec.primary_metric,
+                    "fit_seconds": round(trained.fit_seconds, 4),
+                    "split_sizes": manifest.sizes(),
+                    **assessment.summary(),
+                }
+                model = project.metadata.register_model(
+                    name=spec.model.name,
+                    run_id=run.id,
+                    flavor=trained.flavor,
+                    artifact_sha256=model_info.sha256,
+                    signature=trained.signature,
+                    metrics=metrics.get("test", {}),
+                    status=ModelStatus.CANDIDATE if assessment.passed else ModelStatus.REJECTED,
+                    created_at=project.clock.now(),
+                    created_by=project.actor,
+                    description=description,
                 )
-                reporter.note(f"warning: sensitive column(s) {', '.join(sorted(allowed))} are model inputs, "
-                              "as model.features.sensitive_inputs says (reasons kept in the audit log)")
-            params = {
-                **run.params,
-                "resolved": trained.resolved,
-                "split_details": dict(manifest.details),
-                "leakage": leakage_summary,
-            }
-            recorded = replace(run, status=RunStatus.SUCCEEDED, metrics=run_metrics, artifacts=artifacts, params=params)
-            document = card_document(model, recorded, dataset, evaluation, task=spec.model.task,
-                                     primary_metric=spec.primary_metric, warnings=manifest.warnings)
-            artifacts.update(store_card(project, document))
-            reference = build_reference(frame[manifest.indices["train"]], trained.signature, trained.predictions)
-            artifacts[REFERENCE_ROLE] = project.artifacts.put_bytes(reference.to_bytes()).sha256
+                allowed = dict(spec.model.features.sensitive_inputs)
+                if allowed:
+                    project.metadata.append_audit(
+                        actor=project.actor, action="model.sensitive_inputs", subject=model.ref,
+                        details={"columns": allowed}, at=project.clock.now(),
+                    )
+                    reporter.note(f"warning: sensitive column(s) {', '.join(sorted(allowed))} are model inputs, "
+                                  "as model.features.sensitive_inputs says (reasons kept in the audit log)")
+                params = {
+                    **run.params,
+                    "resolved": trained.resolved,
+                    "split_details": dict(manifest.details),
+                    "leakage": leakage_summary,
+                }
+                recorded = replace(run, status=RunStatus.SUCCEEDED, metrics=run_metrics, artifacts=artifacts, params=params)
+                document = card_document(model, recorded, dataset, evaluation, task=spec.model.task,
+                                         primary_metric=spec.primary_metric, warnings=manifest.warnings)
+                artifacts.update(store_card(project, document))
+                reference = build_reference(frame[manifest.indices["train"]], trained.signature, trained.predictions)
+                artifacts[REFERENCE_ROLE] = project.artifacts.put_bytes(reference.to_bytes()).sha256
             finished = project.metadata.finish_run(
                 run.id,
                 status=RunStatus.SUCCEEDED,
                 finished_at=project.clock.now(),
-                metrics=run_metrics,
+                metrics={**run_metrics, "costs": meter.to_dict(), **({"budget_breaches": breaches} if breaches else {})},
                 artifacts=artifacts,
                 params=params,
             )
@@ -240,7 +258,7 @@ def train_project(
             run.id,
             status=RunStatus.FAILED,
             finished_at=project.clock.now(),
-            metrics={},
+            metrics={"costs": meter.to_dict()},
             artifacts=artifacts,
             params={**run.params, "leakage": leakage_summary},
             error=f"{type(exc).__name__}: {exc}"[:2000],
@@ -249,6 +267,27 @@ def train_project(
     if not assessment.passed:
         raise _gates_error(model, assessment)
     return TrainResult(dataset, finished, model, manifest.sizes(), manifest.warnings, timings)
+
+
+def check_training_budget(budgets: BudgetsSpec, meter: CostMeter, reporter: Reporter) -> list[dict[str, Any]]:
+    """Judge the run so far against `budgets.training_minutes`: a breach fails the run (before the
+    model is registered) under `on_breach: fail`, and is a warning, recorded with the run, under
+    `warn`. The breaches found, as recorded."""
+    if budgets.training_minutes is None:
+        return []
+    minutes = meter.total().wall_s / 60
+    if minutes <= budgets.training_minutes:
+        return []
+    breach = {"budget": "training_minutes", "limit": budgets.training_minutes, "used": round(minutes, 3),
+              "stages": {s.name: round(s.wall_s, 2) for s in meter.stages}}
+    slowest = max(meter.stages, key=lambda s: s.wall_s)
+    message = (f"the run took {minutes:.2f} min, over budgets.training_minutes ({budgets.training_minutes:g}); "
+               f"the slowest stage was {slowest.name} ({slowest.wall_s:.1f} s)")
+    if budgets.on_breach == "fail":
+        raise BudgetExceededError(message, hint="raise budgets.training_minutes in assay.yaml, or make the run "
+                                               "cheaper (fewer rows or iterations); `assay runs show` lists the stages")
+    reporter.note(f"warning: {message}")
+    return [breach]
 
 
 def _test_values(test_rows: pl.DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:
