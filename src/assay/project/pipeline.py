@@ -19,6 +19,7 @@ from assay.evaluation.evidence import permutation_importance
 from assay.leakage.gate import LeakageGate, gate_leakage
 from assay.leakage.split import SplitManifest, split_dataset
 from assay.project.calibrated import CALIBRATOR_ROLE, Calibration, fit_model, load_registered, with_calibrator
+from assay.project.erasures import exclude_erased
 from assay.project.feature_set import (
     EVENTS_ARTIFACT_PREFIX,
     EventSnapshot,
@@ -95,6 +96,11 @@ def train_project(
 
     t0 = time.perf_counter()
     frame = load_dataset_frame(project, dataset)
+    frame, exclusion = exclude_erased(project, dataset, frame, entity_column=spec.data.entity)
+    dataset = exclusion.dataset
+    if exclusion.excluded_rows:
+        reporter.note(f"left out {exclusion.excluded_rows:,} row(s) of erased entities "
+                      f"(dataset version {exclusion.source_dataset_id} -> {dataset.id})")
     load_s = time.perf_counter() - t0  # counted in "split", as it always was
     events: dict[str, EventSnapshot] = {}
     if definitions:
@@ -131,6 +137,7 @@ def train_project(
             "split": spec.split.model_dump(mode="json"),
             **({"features": feature_params(definitions), "events": {s: e.to_dict() for s, e in events.items()}}
                if definitions else {}),
+            "erasure": exclusion.to_dict(),
         },
         metrics={},
         artifacts=recorded_artifacts,

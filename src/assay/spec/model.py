@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from assay.spec.base import SpecModel, at
 from assay.spec.serving import ServingSpec
 from assay.spec.monitoring import MonitoringSpec
+from assay.spec.retention import RetentionSpec
 from assay.spec.evaluation import (
     CALIBRATION_METRICS,
     CLASSIFICATION_METRICS,
@@ -372,6 +373,7 @@ class Spec(_Model):
     leakage: LeakageSpec = Field(default_factory=LeakageSpec)
     serving: ServingSpec = Field(default_factory=ServingSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    retention: RetentionSpec = Field(default_factory=RetentionSpec)
     features: dict[FeatureName, FeatureSpec] = Field(
         default_factory=dict,
         description="Versioned features computed from data.events: feature name -> definition.",
