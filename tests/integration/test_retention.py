@@ -228,6 +228,7 @@ def test_erase_removes_exactly_the_entity_and_the_next_run_leaves_it_out(
     assert code == 1, err  # found rows, changed nothing
     dry = json.loads(out)
     assert dry["prediction_log"]["rows"] == 4 and dry["labels"]["rows"] == 2 and dry["quarantine"]["rows"] == 8
+    assert dry["entity_sha256"] is None  # no salt before the first erasure: no hash to show
     assert read_prediction_log(log_root).equals(log_before)
     assert _audit(project_dir, "erase") == []
 
@@ -283,3 +284,14 @@ def test_erase_of_an_unknown_entity_changes_nothing(project_dir: Path, capsys: p
     code, out, err = cli(capsys, "-C", str(project_dir), "erase", "--entity", "CUST-999999")
     assert code == 0, err
     assert {p: p.read_bytes() for p in files} == files
+
+
+def test_erase_needs_an_entity_column(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = project_dir / "assay.yaml"
+    spec.write_text(spec.read_text().replace("  entity: customer_id            # repeat customers\n", ""))
+
+    code, _, err = cli(capsys, "-C", str(project_dir), "erase", "--entity", ERASED)
+
+    assert code == 13
+    assert "erase-invalid" in err or "data.entity" in err
+    assert _audit(project_dir, "erase") == []

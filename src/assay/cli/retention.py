@@ -87,7 +87,8 @@ def erase_command(
 def _print_erasure(result: ErasureResult) -> None:
     out = stdout()
     verb = "removed" if result.applied else "would remove"
-    out.print(f"entity sha256 {result.entity_sha256[:16]}…: {verb}")
+    named = f"entity sha256 {result.entity_sha256[:16]}…" if result.entity_sha256 else "the entity"
+    out.print(f"{named}: {verb}")
     replaced = {k: v for k, (_, v) in result.quarantines.items() if v}
     out.print(key_values({
         "prediction log": f"{result.prediction_log_rows:,} row(s) in {len(result.prediction_log)} file(s)",

@@ -49,7 +49,7 @@ class ErasureError(MonitoringError, ValueError):
 class ErasureResult:
     """What erasing one entity removed (or, in a dry run, would remove)."""
 
-    entity_sha256: str
+    entity_sha256: str | None  # None in a dry run before the first erasure (the salt does not exist yet)
     applied: bool
     prediction_log: tuple[Rewrite, ...]
     labels: tuple[Rewrite, ...]
@@ -111,11 +111,11 @@ def erase_entity(project: Project, spec: Spec, entity_id: str, *, apply: bool = 
     log_rewrites, requests = _erase_prediction_log(_log_base(project, spec), entity_id, apply=apply)
     label_rewrites = _erase_labels(project.root / STATE_DIR / LABELS_DIR, entity_id, requests, apply=apply)
     quarantines, marked, unreadable = _erase_datasets(project, spec.data.entity, entity_id, erased, apply=apply)
-    result = ErasureResult(erased.hash_of(entity_id), apply, tuple(log_rewrites), tuple(label_rewrites),
-                           quarantines, marked, tuple(unreadable))
+    digest = erased.hash_of(entity_id)
+    result = ErasureResult(digest if apply or erased.hashes else None, apply, tuple(log_rewrites),
+                           tuple(label_rewrites), quarantines, marked, tuple(unreadable))
     if apply:
-        project.metadata.append_audit(actor=project.actor, action=ERASE_ACTION,
-                                      subject=f"entity:{result.entity_sha256[:16]}",
+        project.metadata.append_audit(actor=project.actor, action=ERASE_ACTION, subject=f"entity:{digest[:16]}",
                                       details=result.audit_details(erased.salt), at=project.clock.now())
     return result
 
