@@ -141,7 +141,7 @@ def _erase_prediction_log(base: Path, entity_id: str, *, apply: bool) -> tuple[l
             keys.extend(zip(hit.column("request_id").to_pylist(), hit.column("row").to_pylist(), strict=True))
             return mask
 
-        rewrite = remove_rows(path, select, apply=apply)
+        rewrite = remove_rows(path, select, columns=("entity_id", "request_id", "row"), apply=apply)
         if rewrite is not None:
             rewrites.append(rewrite)
             requests.setdefault(path.parents[2].name, set()).update((str(r), int(n)) for r, n in keys)
@@ -160,7 +160,7 @@ def _erase_labels(base: Path, entity_id: str, requests: _RequestKeys, *, apply: 
             return pa.array([e == entity_id or (q is not None and (q, int(r or 0)) in logged)
                              for e, q, r in zip(entity, request, row, strict=True)], pa.bool_())
 
-        rewrite = remove_rows(path, select, apply=apply)
+        rewrite = remove_rows(path, select, columns=("entity_id", "request_id", "row"), apply=apply)
         if rewrite is not None:
             rewrites.append(rewrite)
     return rewrites

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,15 +34,16 @@ class Rewrite:
 
 
 def remove_rows(path: Path, select: Callable[[pa.Table], pa.ChunkedArray | pa.Array], *,
-                apply: bool) -> Rewrite | None:
-    """Remove the rows for which `select(table)` is true; None when it selects none. With
-    `apply=False` nothing is written (a dry run)."""
-    table = pq.read_table(path)
-    mask = select(table)
-    removed = int(pc.sum(pc.cast(pc.fill_null(mask, False), pa.int64())).as_py() or 0)
+                columns: Sequence[str], apply: bool) -> Rewrite | None:
+    """Remove the rows for which `select(table)` is true; None when it selects none. `select` sees
+    only `columns` (a file without a match is never read whole). With `apply=False` nothing is
+    written (a dry run)."""
+    mask = pc.fill_null(select(pq.read_table(path, columns=list(columns))), False)
+    removed = int(pc.sum(pc.cast(mask, pa.int64())).as_py() or 0)
     if removed == 0:
         return None
-    kept = table.filter(pc.invert(pc.fill_null(mask, False)))
+    table = pq.read_table(path)
+    kept = table.filter(pc.invert(mask))
     result = Rewrite(path, table.num_rows, removed, kept.num_rows == 0)
     if not apply:
         return result
