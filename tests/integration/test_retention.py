@@ -24,7 +24,7 @@ from assay.monitoring.labels import LabelColumns, LabelFile, label_store
 from assay.project.demo import run_demo
 from assay.project.pipeline import train_project
 from assay.project.workspace import Project
-from assay.registry.records import DatasetVersion
+from assay.registry.records import DatasetVersion, ModelStatus
 from assay.serving.predlog import (
     PredictionLog,
     PredictionRecord,
@@ -196,6 +196,29 @@ def test_gc_never_deletes_the_snapshot_a_registered_model_trained_on(
     assert plan["items"] == [] and plan["protected_snapshots"] == [trained.snapshot_sha256]
     code, out, err = cli(capsys, "-C", str(project_dir), "reproduce", f"{MODEL}:1", "--json")
     assert code == 0, err + out
+
+
+def test_an_archived_models_snapshot_goes_only_when_the_policy_says_so(
+    project_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Project.open(project_dir) as project:
+        trained = project.metadata.list_datasets(name="applications")[0]
+        project.metadata.set_model_status(MODEL, 1, ModelStatus.ARCHIVED, actor="test", reason="replaced",
+                                          at=datetime.now(UTC))
+    _write_retention(project_dir, "  snapshots: {max_age: 1s}\n")
+    code, out, err = cli(capsys, "-C", str(project_dir), "gc", "--apply", "--json")
+    assert code == 0, err
+    assert json.loads(out)["protected_snapshots"] == [trained.snapshot_sha256]
+
+    spec = project_dir / "assay.yaml"
+    spec.write_text(spec.read_text().replace("{max_age: 1s}", "{max_age: 1s, include_archived_models: true}"))
+    code, out, err = cli(capsys, "-C", str(project_dir), "gc", "--apply", "--json")
+
+    assert code == 0, err
+    assert [i["target"] for i in json.loads(out)["items"]] == [trained.snapshot_sha256]
+    with Project.open(project_dir) as project:
+        assert not project.artifacts.exists(trained.snapshot_sha256)
+        assert project.metadata.get_dataset(trained.id).snapshot_sha256 == trained.snapshot_sha256  # record kept
 
 
 # --- erase ---------------------------------------------------------------------------
