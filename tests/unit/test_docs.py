@@ -53,6 +53,7 @@ ERROR_MODULES = [
     "assay.monitoring.alerts",
     "assay.monitoring.check",
     "assay.monitoring.server_metrics",
+    "assay.monitoring.erasure",
 ]
 for _module in ERROR_MODULES:
     importlib.import_module(_module)

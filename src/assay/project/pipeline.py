@@ -21,6 +21,7 @@ from assay.leakage.gate import LeakageGate, gate_leakage
 from assay.leakage.split import SplitManifest, split_dataset
 from assay.project.costs import CostMeter
 from assay.project.calibrated import CALIBRATOR_ROLE, Calibration, fit_model, load_registered, with_calibrator
+from assay.project.erasures import exclude_erased
 from assay.project.feature_set import (
     EVENTS_ARTIFACT_PREFIX,
     EventSnapshot,
@@ -111,6 +112,11 @@ def _train_project(project: Project, spec: Spec, spec_text: str, definitions: Se
     t0 = time.perf_counter()
     with meter.stage("load"):
         frame = load_dataset_frame(project, dataset)
+        frame, exclusion = exclude_erased(project, dataset, frame, entity_column=spec.data.entity)
+        dataset = exclusion.dataset
+    if exclusion.excluded_rows:
+        reporter.note(f"left out {exclusion.excluded_rows:,} row(s) of erased entities "
+                      f"(dataset version {exclusion.source_dataset_id} -> {dataset.id})")
     load_s = time.perf_counter() - t0  # counted in "split", as it always was
     events: dict[str, EventSnapshot] = {}
     if definitions:
@@ -147,6 +153,7 @@ def _train_project(project: Project, spec: Spec, spec_text: str, definitions: Se
             "split": spec.split.model_dump(mode="json"),
             **({"features": feature_params(definitions), "events": {s: e.to_dict() for s, e in events.items()}}
                if definitions else {}),
+            "erasure": exclusion.to_dict(),
         },
         metrics={},
         artifacts=recorded_artifacts,

@@ -191,6 +191,25 @@ class FsspecArtifactStore:
     def exists(self, sha256: str) -> bool:
         return bool(self._fs.isfile(self._address(sha256)))
 
+    def size_of(self, sha256: str) -> int | None:
+        """The artifact's size in bytes, or None when it is absent."""
+        path = self._address(sha256)
+        return int(self._fs.size(path)) if self._fs.isfile(path) else None
+
+    def delete(self, sha256: str) -> bool:
+        """Remove an artifact (retention or erasure: the only reasons one is ever removed); False
+        when it was already absent. An address is never reused for other bytes, so nothing can
+        read a half-deleted artifact: a reader finds it whole or not at all."""
+        path = self._address(sha256)
+        try:
+            self._fs.rm_file(path)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise ArtifactError(f"could not delete artifact {sha256} under {self.root!r}: {exc}",
+                                hint="check that the artifact folder is writable") from exc
+        return True
+
     def iter_artifacts(self) -> Iterator[ArtifactInfo]:
         """Every committed artifact, sorted by sha; misnamed files and temp writes are skipped."""
         for name, size, well_filed in self._scan():

@@ -152,6 +152,10 @@ class ArtifactStore(Protocol):
         """Copy a verified artifact to a local path (atomically) and return it."""
 
     def exists(self, sha256: str) -> bool: ...
+    def size_of(self, sha256: str) -> int | None: ...
+    def delete(self, sha256: str) -> bool:
+        """Remove an artifact (retention and erasure only); False when it was absent."""
+
     def iter_artifacts(self) -> Iterator[ArtifactInfo]: ...
     def verify(self, sha256s: Sequence[str] | None = None) -> list[ArtifactProblem]:
         """Re-hash every (or the named) artifacts; return the problems found, sorted by sha."""

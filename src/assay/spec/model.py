@@ -11,6 +11,7 @@ from assay.spec.base import SpecModel, at
 from assay.spec.serving import ServingSpec
 from assay.spec.monitoring import MonitoringSpec
 from assay.spec.budgets import BudgetsSpec
+from assay.spec.retention import RetentionSpec
 from assay.spec.evaluation import (
     CALIBRATION_METRICS,
     CLASSIFICATION_METRICS,
@@ -374,6 +375,7 @@ class Spec(_Model):
     serving: ServingSpec = Field(default_factory=ServingSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     budgets: BudgetsSpec = Field(default_factory=BudgetsSpec)
+    retention: RetentionSpec = Field(default_factory=RetentionSpec)
     features: dict[FeatureName, FeatureSpec] = Field(
         default_factory=dict,
         description="Versioned features computed from data.events: feature name -> definition.",

@@ -340,7 +340,8 @@ def test_json_schema_is_valid_json_with_top_level_properties() -> None:
     schema = json.loads(spec_json_schema())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert set(schema["properties"]) == {
-        "version", "project", "seed", "data", "split", "model", "evaluation", "leakage", "serving", "monitoring", "budgets", "features",
+        "version", "project", "seed", "data", "split", "model", "evaluation", "leakage", "serving", "monitoring",
+        "budgets", "retention", "features",
         "features_from"
     }
     assert set(schema["required"]) == {"project", "data", "model"}
