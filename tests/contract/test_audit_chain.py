@@ -157,6 +157,32 @@ def test_a_truncated_tail_is_caught_only_against_an_anchored_head(store: SqlMeta
     assert anchored in broken.detail
 
 
+def test_appends_need_no_update_or_delete_right(store: SqlMetadataStore, raw: sa.Engine) -> None:
+    # A DBA may enforce append-only in the database itself; the store must keep working then.
+    with raw.begin() as conn:
+        if raw.dialect.name == "sqlite":
+            for event in ("UPDATE", "DELETE"):
+                conn.exec_driver_sql(f"CREATE TRIGGER audit_no_{event.lower()} BEFORE {event} ON audit_log "
+                                     "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+        else:
+            conn.exec_driver_sql("CREATE FUNCTION audit_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                                 "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$")
+            conn.exec_driver_sql("CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit_log "
+                                 "FOR EACH ROW EXECUTE FUNCTION audit_refuse()")
+    fill(store, 3)
+    assert verify(store).intact
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), raw.begin() as conn:
+        conn.execute(sa.delete(AUDIT).where(AUDIT.c.seq == 2))
+
+
+def test_a_seq_is_never_reused_after_the_newest_rows_were_deleted(store: SqlMetadataStore, raw: sa.Engine) -> None:
+    fill(store, 4)
+    with raw.begin() as conn:
+        conn.execute(sa.delete(AUDIT).where(AUDIT.c.seq >= 3))
+    entry = store.append_audit(actor="u", action="x", subject="s", details={}, at=T0)
+    assert entry.seq == 5
+
+
 def test_appends_after_a_verified_chain_keep_it_valid(store: SqlMetadataStore) -> None:
     fill(store, 3)
     head = verify(store).head_hash

@@ -36,8 +36,10 @@ def audit_log(
     limit: int = typer.Option(1000, "--limit", min=1, help="At most this many entries, oldest first."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Show who changed what, when, and why: oldest first. `--json` prints every field, with the
-    chain hashes (`seq`, `hash`, `prev_hash`), for export to a SIEM.
+    """Show who changed what, when, and why: oldest first.
+
+    `--json` prints every field with the chain hashes (`seq`, `hash`, `prev_hash`), for export to
+    a SIEM, which can re-check the chain itself.
 
     Examples:  assay audit log --model credit-default   ·   assay audit log --model credit-default --since 2026-11-01 --action alias.moved   ·   assay audit log --since 2026-11-01T00:00Z --json > audit.json
     """
@@ -63,7 +65,9 @@ def audit_verify(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Walk the whole audit log in seq order, recompute every entry's hash and check that each one
+    """Prove the audit log unchanged: recompute its hash chain, name the first broken entry.
+
+    Walks the whole log in seq order, recomputes every entry's hash and checks that each one
     chains from the one before. Exits 0 when the chain is intact, 1 naming the first broken entry
     (edited, deleted, reordered). Prints the head hash: keep it somewhere else and pass it back
     later with --expect-head, because a chain alone cannot show that its newest entries were

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, or_, select
 from sqlalchemy.orm import Session
 
 from assay.registry._orm import AuditRow
@@ -30,21 +30,38 @@ STREAM_BATCH = 1000
 def append(
     session: Session, *, actor: str, action: str, subject: str, details: Mapping[str, Any], at: datetime
 ) -> AuditEntry:
-    """Insert one entry chained after the current tail, inside the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection().exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_AUDIT_LOCK_KEY})")
-    prev_hash = session.scalars(select(AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)).first()
-    row = AuditRow(
-        at=utc(at, "at"), actor=actor, action=action, subject=subject, details=json_object(details, "details"),
-        prev_hash=prev_hash or GENESIS_HASH, hash="",
-    )
+    """Insert one entry chained after the current tail, inside the caller's transaction.
+
+    The seq is taken before the insert, so the row goes in complete with its hash in one INSERT:
+    the application's database role needs no UPDATE or DELETE right on `audit_log`.
+    """
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_AUDIT_LOCK_KEY})")
+    tail = session.execute(select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)).first()
+    seq = _next_seq_postgres(connection) if postgres else _next_seq_sqlite(connection, tail[0] if tail else 0)
+    prev_hash = tail[1] if tail else GENESIS_HASH
+    at, details = utc(at, "at"), json_object(details, "details")
+    digest = entry_hash(seq=seq, at=at, actor=actor, action=action, subject=subject, details=details,
+                        prev_hash=prev_hash)
+    row = AuditRow(seq=seq, at=at, actor=actor, action=action, subject=subject, details=details,
+                   prev_hash=prev_hash, hash=digest)
     session.add(row)
-    session.flush()  # assigns seq, which the hash covers
-    # Set before this transaction commits: no reader ever sees the row without its hash.
-    row.hash = entry_hash(seq=row.seq, at=row.at, actor=row.actor, action=row.action, subject=row.subject,
-                          details=row.details, prev_hash=row.prev_hash)
     session.flush()
     return row.to_record()
+
+
+def _next_seq_postgres(connection: Connection) -> int:
+    # Under the lock, so seq numbers are handed out in chain order.
+    return int(connection.exec_driver_sql("SELECT nextval(pg_get_serial_sequence('audit_log', 'seq'))").scalar_one())
+
+
+def _next_seq_sqlite(connection: Connection, tail_seq: int) -> int:
+    # AUTOINCREMENT keeps the highest seq ever used in sqlite_sequence: never reuse one, even
+    # after the newest rows were deleted (an explicit seq above it moves it on).
+    used = connection.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").scalar()
+    return max(int(used or 0), tail_seq) + 1
 
 
 def stream(engine: Engine, *, batch: int = STREAM_BATCH) -> Iterator[AuditEntry]:
