@@ -15,6 +15,7 @@ from assay.cli import retention
 from assay.cli import monitor_drift  # noqa: F401 - registers `assay monitor drift` on monitor_app
 from assay.cli import monitor_quality  # noqa: F401 - registers `assay labels ingest`, `assay monitor quality`
 from assay.cli import monitor_slo  # noqa: F401 - registers `assay monitor check` and `runbooks` on monitor_app
+from assay.cli import audit  # noqa: F401 - registers `assay audit log` and `verify` on records.audit
 from assay.cli.context import state
 from assay.cli.errors import EXIT_INTERNAL, EXIT_USAGE, exit_code_for, format_error
 from assay.cli.output import gates_table, stderr

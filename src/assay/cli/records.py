@@ -314,23 +314,8 @@ def models_card(
     stdout().print(str(html_path))
 
 
-audit = typer.Typer(help="The append-only audit log of every recorded change.", no_args_is_help=True)
-
-
-@audit.command("log")
-def audit_log(
-    ctx: typer.Context,
-    subject: str | None = typer.Option(None, "--subject", help="Only entries about this record (e.g. credit-default:1, ds-…, run-…)."),
-    limit: int = typer.Option(1000, "--limit", min=1, help="At most this many entries, oldest first."),
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Show who changed what, when, and why: oldest first."""
-    with open_project(ctx) as project:
-        entries = project.metadata.list_audit(subject=subject, limit=limit)
-    if as_json:
-        print_json([{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "subject": e.subject, "details": dict(e.details)} for e in entries])
-        return
-    stdout().print(table(None, ["#", "at", "actor", "action", "subject", "reason"], [[e.seq, fmt_time(e.at), e.actor, e.action, e.subject, e.details.get("reason", "")] for e in entries]))
+# Its commands (`log`, `verify`) are in `assay.cli.audit`.
+audit = typer.Typer(help="The append-only, hash-chained audit log of every recorded change.", no_args_is_help=True)
 
 
 __all__ = ["audit", "datasets", "lineage_command", "models", "runs"]

@@ -232,7 +232,7 @@ class AliasChangeRow(Base):
 
 
 class AuditRow(Base):
-    """Append-only: the store inserts rows and never updates or deletes them."""
+    """Append-only and hash-chained: the store inserts rows and never updates or deletes them."""
 
     __tablename__ = "audit_log"
     # AUTOINCREMENT: SQLite never reuses a seq, so seq stays strictly increasing.
@@ -244,6 +244,9 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(255), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The hash chain: each entry commits to its content and to the entry before it (migration 0004).
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
     def to_record(self) -> AuditEntry:
         return AuditEntry(
@@ -253,6 +256,8 @@ class AuditRow(Base):
             action=self.action,
             subject=self.subject,
             details=self.details,
+            prev_hash=self.prev_hash,
+            hash=self.hash,
         )
 
 

@@ -130,6 +130,9 @@ class AuditEntry:
     action: str  # e.g. "dataset.ingested", "run.finished", "model.registered", "alias.moved"
     subject: str  # e.g. "ds-1a2b3c", "credit-default:3"
     details: Mapping[str, Any]
+    # The hash chain (see `assay.registry.audit_chain`): the previous entry's hash, and this one's.
+    prev_hash: str = ""
+    hash: str = ""
 
 
 __all__ = [

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from assay.errors import NotFoundError, StoreError, VersionConflictError
+from assay.registry import _sql_audit as _audit_log
 from assay.registry import _sql_serving as _serving
 from assay.registry._orm import (
     AliasChangeRow,
@@ -441,15 +442,29 @@ class SqlMetadataStore:
             return _audit(session, actor=actor, action=action, subject=subject, details=details, at=at)
 
     def list_audit(self, *, subject: str | None = None, action: str | None = None, newest_first: bool = False,
-                   limit: int = 1000) -> list[AuditEntry]:
+                   limit: int = 1000, model: str | None = None, since: datetime | None = None) -> list[AuditEntry]:
         """The first `limit` entries in `seq` order (oldest first), or the last `limit` newest first."""
         query = select(AuditRow).order_by(AuditRow.seq.desc() if newest_first else AuditRow.seq)
         if subject is not None:
             query = query.where(AuditRow.subject == subject)
+        if model is not None:
+            query = query.where(_audit_log.model_filter(model))
         if action is not None:
             query = query.where(AuditRow.action == action)
+        if since is not None:
+            query = query.where(AuditRow.at >= utc(since, "since"))
         with self._read() as session:
             return [row.to_record() for row in session.scalars(query.limit(positive_limit(limit)))]
+
+    def iter_audit(self) -> Iterator[AuditEntry]:
+        """Every entry in seq order, streamed in pages (for verifying the chain of a large log)."""
+        pages = _audit_log.stream(self._read_engine)
+        while True:
+            with self._translate():
+                entry = next(pages, None)
+            if entry is None:
+                return
+            yield entry
 
     # --- transactions and error translation -----------------------------------
 
@@ -533,12 +548,7 @@ def _missing_alias(name: str, alias: str, existing: list[str]) -> NotFoundError:
 def _audit(
     session: Session, *, actor: str, action: str, subject: str, details: Mapping[str, Any], at: datetime
 ) -> AuditEntry:
-    row = AuditRow(
-        at=utc(at, "at"), actor=actor, action=action, subject=subject, details=json_object(details, "details")
-    )
-    session.add(row)
-    session.flush()  # assigns seq
-    return row.to_record()
+    return _audit_log.append(session, actor=actor, action=action, subject=subject, details=details, at=at)
 
 
 __all__ = ["SqlMetadataStore"]

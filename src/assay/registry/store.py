@@ -119,9 +119,12 @@ class MetadataStore(Protocol):
         self, *, actor: str, action: str, subject: str, details: Mapping[str, Any], at: datetime
     ) -> AuditEntry: ...
     def list_audit(self, *, subject: str | None = None, action: str | None = None, newest_first: bool = False,
-                   limit: int = 1000) -> list[AuditEntry]:
+                   limit: int = 1000, model: str | None = None, since: datetime | None = None) -> list[AuditEntry]:
         """Oldest first (the first `limit`), or newest first (the last `limit`); optionally one
-        subject's, one action's."""
+        subject's, one action's, one model's (its name, versions `NAME:N` and aliases `NAME@A`),
+        or those at or after `since`."""
+    def iter_audit(self) -> Iterator[AuditEntry]:
+        """Every entry in seq order, with its chain hashes, streamed (never all loaded at once)."""
 
 
 @dataclass(frozen=True, slots=True)
