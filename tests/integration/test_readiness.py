@@ -197,3 +197,21 @@ def test_a_canary_and_a_fallback_pass_the_rollout_items(copy: Path, capsys: pyte
     cli_json(capsys, "-C", str(copy), "deploy", "credit-default:2", "--promote")
     items = {i["id"]: i for i in cli_json(capsys, "-C", str(copy), "readiness", "credit-default:2")["items"]}
     assert items["infra-7"]["status"] == "pass" and "version 1" in items["infra-7"]["explanation"]
+
+
+def test_a_failed_reproduction_and_an_altered_record_fail_their_items(copy: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    with Project.open(copy) as project:
+        sha = project.metadata.get_run(project.resolve_model(MODEL).run_id).artifacts["predictions.test"]
+        path = Path(project.artifacts.path_of(sha))
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes()[:-8] + b"\x00" * 8)
+    assert cli(capsys, "-C", str(copy), "reproduce", MODEL)[0] == 1
+    code, out, _ = cli(capsys, "-C", str(copy), "readiness", MODEL, "--json")
+    assert code == 0
+    items = {i["id"]: i for i in json.loads(out)["items"]}
+    with Project.open(copy) as project:
+        verdict = project.metadata.list_audit(subject=MODEL, action="model.not-reproduced")[-1]
+    assert items["reproducibility"]["status"] == "fail" and "last reproduction failed" in items["reproducibility"]["explanation"]
+    assert f"audit:{verdict.seq}" in {e["record"] for e in items["reproducibility"]["evidence"]}
+    assert items["monitoring-5"]["status"] == "fail" and "cannot be read" in items["monitoring-5"]["explanation"]

@@ -50,6 +50,10 @@ def spec_evidence(what: str, dotted: str) -> Evidence:
     return Evidence(what, f"spec:{dotted}")
 
 
+def first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def features_of(facts: Facts) -> list[str]:
     return list(facts.run.params.get("resolved", {}).get("features", []))
 
@@ -117,10 +121,14 @@ def _privacy(f: Facts) -> ReadinessItem:
     if not pii:
         return failed("data", "data-5", title, "data.pii is empty: declare the PII columns so Assay keeps them out "
                       "of snapshots, features and logs")
-    stored = set(pq.read_schema(io.BytesIO(f.project.artifacts.get_bytes(f.dataset.snapshot_sha256))).names)
-    leaked = [column for column in pii if column in stored]
     evidence = [spec_evidence("declared PII columns", "data.pii"),
                 Evidence(f"snapshot of {f.dataset.id} (its columns, read now)", f"artifact:{f.dataset.snapshot_sha256}")]
+    try:
+        stored = set(pq.read_schema(io.BytesIO(f.project.artifacts.get_bytes(f.dataset.snapshot_sha256))).names)
+    except AssayError as exc:
+        return failed("data", "data-5", title, f"the snapshot of {f.dataset.id} cannot be read: {first_line(exc)}",
+                      evidence[:1])
+    leaked = [column for column in pii if column in stored]
     if leaked:
         return failed("data", "data-5", title, f"the snapshot of {f.dataset.id} stores PII columns "
                       f"{', '.join(leaked)}", evidence)
@@ -262,7 +270,8 @@ def _spec_tested(f: Facts) -> ReadinessItem:
     try:
         parse_spec(f.project.artifacts.get_bytes(f.run.spec_sha256).decode("utf-8"), source="spec snapshot")
     except AssayError as exc:
-        return failed("infrastructure", "infra-2", title, f"the run's spec snapshot no longer validates: {exc}", evidence)
+        return failed("infrastructure", "infra-2", title, f"the run's spec snapshot cannot be used: {first_line(exc)}",
+                      evidence)
     return passed("infrastructure", "infra-2", title, "the run's spec snapshot validates against the spec schema "
                   "(checked on every load, and again now)", evidence)
 
@@ -373,9 +382,12 @@ def _stable(f: Facts) -> ReadinessItem:
         return failed("monitoring", "monitoring-5", title, f"run {f.run.id} kept no test predictions")
     # The .npy bytes training writes (training.trainer.predictions_to_bytes), read without pickle and
     # without importing the training stack.
-    values = np.load(io.BytesIO(f.project.artifacts.get_bytes(sha)), allow_pickle=False)
-    bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
     evidence = artifact_evidence(f, "predictions.test")
+    try:
+        values = np.load(io.BytesIO(f.project.artifacts.get_bytes(sha)), allow_pickle=False)
+    except AssayError as exc:
+        return failed("monitoring", "monitoring-5", title, f"the test predictions cannot be read: {first_line(exc)}")
+    bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
     if bad:
         return failed("monitoring", "monitoring-5", title, f"{bad} test predictions are NaN or infinite", evidence)
     return passed("monitoring", "monitoring-5", title, f"all {np.size(values):,} test predictions are finite "
@@ -419,4 +431,4 @@ _CHECKS: tuple[Callable[[Facts], ReadinessItem], ...] = (
     _dependencies, _invariants, _skew, _stale, _stable, _performance, _quality,
 )
 
-__all__ = ["artifact_evidence", "audit_evidence", "pinned_evidence", "rubric_items", "run_evidence", "spec_evidence"]
+__all__ = ["artifact_evidence", "audit_evidence", "first_line", "pinned_evidence", "rubric_items", "run_evidence", "spec_evidence"]
