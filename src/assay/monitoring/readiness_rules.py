@@ -99,6 +99,8 @@ def _calibration(f: Facts) -> ReadinessItem:
     title = "Calibration"
     calibration = f.evaluation.get("calibration") or {}
     evidence = artifact_evidence(f, "evaluation")
+    if f.run.params.get("model", {}).get("task", f.spec.model.task) != "classification":
+        return not_applicable(S, "calibration", title, "a regression model gives no probabilities to calibrate")
     if not calibration.get("bins"):
         return failed(S, "calibration", title, "the evaluation recorded no calibration", evidence)
     ece = f.evaluation.get("metrics", {}).get("test", {}).get("ece")
