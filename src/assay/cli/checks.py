@@ -28,11 +28,13 @@ def reproduce_command(ctx: typer.Context, ref: str = typer.Argument(..., help="N
     from the recorded event snapshots with the definitions the run recorded.
     """
     from assay.project.reproduce import reproduce
+    from assay.project.reproduction_record import record_reproduction
 
     with open_project(ctx) as project:
         from assay.project.workspace import ModelRef
 
         result = reproduce(project, ModelRef.parse(ref), reporter=RichReporter(stderr(), quiet=as_json))
+        record_reproduction(project, result)
     if as_json:
         print_json(result.to_dict())
     else:
