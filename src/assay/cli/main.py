@@ -18,6 +18,7 @@ from assay.cli.context import state
 from assay.cli.errors import EXIT_INTERNAL, EXIT_USAGE, exit_code_for, format_error
 from assay.cli.output import gates_table, stderr
 from assay.errors import AssayError, GatesFailedError
+from assay.security.redaction import install_logging_redaction, redact_text
 
 # Typer may bundle its own copy of Click; take the exception classes from the one it really uses.
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -77,6 +78,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (errors are printed, never raised)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    install_logging_redaction()  # a secret resolved by any command never reaches a log line
     try:
         result = app(args=args, prog_name="assay", standalone_mode=False)
     except typer.Abort:
@@ -87,7 +89,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if isinstance(exc, _USAGE_ERROR) else int(exc.exit_code)
     except AssayError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         if isinstance(exc, GatesFailedError) and exc.gates:
             stderr().print(gates_table(exc.gates, title=f"evaluation gates of {exc.model_ref}"))
         stderr().print(format_error(exc), markup=False)
@@ -97,14 +99,18 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # process boundary: report, never a bare traceback
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         stderr().print(
-            f"internal error: {type(exc).__name__}: {exc}\n  hint: this is a bug in assay; "
+            f"internal error: {type(exc).__name__}: {redact_text(str(exc))}\n  hint: this is a bug in assay; "
             "run again with --debug and report the traceback",
             markup=False,
         )
         return EXIT_INTERNAL
     return result if isinstance(result, int) else 0
+
+
+def _print_traceback() -> None:
+    sys.stderr.write(redact_text(traceback.format_exc()))
 
 
 def main() -> None:
