@@ -11,6 +11,7 @@ import typer
 
 from assay import __version__
 from assay.cli import checks, data, db, features, leakage, lifecycle, monitoring, records, scoring, serving
+from assay.cli.doctor import doctor_command
 from assay.cli import monitor_drift  # noqa: F401 - registers `assay monitor drift` on monitor_app
 from assay.cli import monitor_quality  # noqa: F401 - registers `assay labels ingest`, `assay monitor quality`
 from assay.cli import monitor_slo  # noqa: F401 - registers `assay monitor check` and `runbooks` on monitor_app
@@ -60,6 +61,7 @@ serving.register(app)
 app.command("score")(scoring.score_command)
 app.command("lineage")(records.lineage_command)
 app.command("reproduce")(checks.reproduce_command)
+app.command("doctor")(doctor_command)
 app.add_typer(records.models, name="models")
 app.add_typer(records.datasets, name="datasets")
 app.add_typer(records.runs, name="runs")
