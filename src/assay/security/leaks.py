@@ -143,10 +143,12 @@ def _overlaps(span: tuple[int, int], claimed: Iterable[tuple[int, int]]) -> bool
 
 
 def mask(value: str) -> str:
-    """The first 4 characters of a long value (enough to find it), then `*`s; short values: all `*`."""
-    if len(value) < 12:
-        return "*" * len(value)
-    return value[:4] + "*" * min(len(value) - 4, 16) + f" ({len(value)} chars)"
+    """A value for a report: of 20 characters or more, the first 4 (a token's public prefix such as
+    AKIA or ghp_, enough to find it) then `*`s and the length; shorter ones, `*`s and the length only,
+    since 4 characters of a short password are too much of it."""
+    if len(value) < 20:
+        return "*" * min(len(value), 16) + f" ({len(value)} chars)"
+    return value[:4] + "*" * 16 + f" ({len(value)} chars)"
 
 
 def project_files(root: Path) -> list[Path]:

@@ -75,7 +75,7 @@ def test_entropy_separates_random_keys_from_words() -> None:
 
 
 def test_mask_keeps_a_prefix_only() -> None:
-    assert mask("short") == "*****"
+    assert mask("short") == "***** (5 chars)" and mask("hunter2-prod-99") == "*" * 15 + " (15 chars)"
     assert mask(GITHUB).startswith("ghp_") and GITHUB[8:] not in mask(GITHUB)
 
 
