@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
-from assay.security.secrets import Secret, known_secrets
+from assay.security.secrets import Secret, known_secret_count, known_secrets
 
 REDACTED = "***"
 
@@ -35,8 +35,12 @@ _PLAIN = (int, float, bool, type(None), bytes)
 def redact_text(text: str, secrets: Iterable[Secret] = ()) -> str:
     """`text` with every occurrence of any secret's value (given, or resolved in this process)
     replaced by `***`."""
-    pattern = _secret_pattern([*secrets, *known_secrets()])
-    return text if pattern is None else pattern.sub(REDACTED, text)
+    given = list(secrets)
+    pattern = _secret_pattern(given) if given else None
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
+    known = _known_pattern()
+    return text if known is None else known.sub(REDACTED, text)
 
 
 def redactor(pii_fields: Iterable[str], secrets: Iterable[Secret]) -> Processor:
@@ -64,8 +68,8 @@ class _Redactor:
         return {self._text(key): self._field(key, value, set()) for key, value in event_dict.items()}
 
     def _refresh(self) -> None:
-        known = known_secrets()
-        if len(known) != self._seen:  # the process registry only grows
+        if known_secret_count() != self._seen:  # the process registry only grows
+            known = known_secrets()
             self._pattern = _secret_pattern([*self._given, *known])
             self._seen = len(known)
 
@@ -131,12 +135,23 @@ def install_logging_redaction() -> None:
         _INSTALLED.append(True)
 
 
+_KNOWN_PATTERN: list[tuple[int, re.Pattern[str] | None]] = [(0, None)]
+
+
+def _known_pattern() -> re.Pattern[str] | None:
+    """The mask pattern of the remembered secrets, compiled again only when one was added."""
+    count = known_secret_count()
+    cached_count, pattern = _KNOWN_PATTERN[0]
+    if count != cached_count:
+        pattern = _secret_pattern(known_secrets())
+        _KNOWN_PATTERN[0] = (count, pattern)
+    return pattern
+
+
 def _redact_record(record: logging.LogRecord) -> None:
-    known = known_secrets()
-    if not known:
+    pattern = _known_pattern()
+    if pattern is None:
         return
-    pattern = _secret_pattern(known)
-    assert pattern is not None
 
     def clean(value: object) -> object:
         if isinstance(value, str):

@@ -110,6 +110,12 @@ def remember_secret(secret: Secret) -> Secret:
     return secret
 
 
+def known_secret_count() -> int:
+    """How many secrets are remembered: it only grows, so a cached mask pattern is current while it
+    is unchanged."""
+    return len(_KNOWN)
+
+
 def known_secrets() -> tuple[Secret, ...]:
     """Every secret resolved in this process so far (for redaction; values are never shown)."""
     with _KNOWN_LOCK:
@@ -289,6 +295,7 @@ __all__ = [
     "SecretRef",
     "SecretUnavailableError",
     "MIN_MASKED_LENGTH",
+    "known_secret_count",
     "known_secrets",
     "nonempty_secret",
     "remember_secret",
