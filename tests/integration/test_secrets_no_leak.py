@@ -19,7 +19,7 @@ from assay.project.demo import example_dir
 from assay.project.page import write_atomic
 from assay.project.workspace import Project
 from assay.security.providers import SecretProviders
-from assay.security.redaction import REDACTED, install_logging_redaction
+from assay.security.redaction import REDACTED, install_logging_redaction, install_structlog_redaction
 from assay.security.secrets import resolve_secret
 from assay.serving.logs import configure_logging
 from tests.integration.cli_runner import cli
@@ -108,6 +108,25 @@ def test_cli_errors_and_debug_tracebacks_never_show_the_value(
         assert DB_VALUE not in out + err and TOKEN not in out + err
     assert "Traceback" in err
     assert not any(DB_VALUE.encode() in path.read_bytes() for path in folder.rglob("*") if path.is_file())
+
+
+def test_structlog_defaults_of_a_cli_command_are_masked(
+    resolved: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A CLI command (assay train, assay score) logs through structlog's defaults, to stdout.
+    structlog.reset_defaults()
+    install_structlog_redaction()
+    try:
+        log = structlog.get_logger("assay.batch")
+        log.warning("chunk failed", url=f"redis://:{resolved}@cache")
+        try:
+            raise ConnectionError(f"auth failed for {resolved}")
+        except ConnectionError:
+            log.exception("retrying")
+    finally:
+        structlog.reset_defaults()
+    out = capsys.readouterr().out
+    assert resolved not in out and "redis://:***@cache" in out and "auth failed for ***" in out
 
 
 def test_reports_are_written_with_the_value_masked(resolved: str, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from assay.cli.context import state
 from assay.cli.errors import EXIT_INTERNAL, EXIT_USAGE, exit_code_for, format_error
 from assay.cli.output import gates_table, stderr
 from assay.errors import AssayError, GatesFailedError
-from assay.security.redaction import install_logging_redaction, redact_text
+from assay.security.redaction import install_logging_redaction, install_structlog_redaction, redact_text
 
 # Typer may bundle its own copy of Click; take the exception classes from the one it really uses.
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -81,6 +81,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     install_logging_redaction()  # a secret resolved by any command never reaches a log line
+    install_structlog_redaction()
     try:
         result = app(args=args, prog_name="assay", standalone_mode=False)
     except typer.Abort:

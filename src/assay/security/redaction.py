@@ -148,6 +148,20 @@ def _known_pattern() -> re.Pattern[str] | None:
     return pattern
 
 
+def install_structlog_redaction() -> None:
+    """Mask resolved secrets in structlog's output when nothing configured structlog (a CLI command
+    such as `assay train` or `assay score` logs through the defaults). The defaults are kept; the
+    traceback is formatted as text before the redactor so that it is masked too. A later
+    `structlog.configure` (the server's `configure_logging`) replaces this with its own redactor."""
+    import structlog
+
+    if structlog.is_configured():
+        return
+    processors = list(structlog.get_config()["processors"])
+    renderer = processors.pop()
+    structlog.configure(processors=[*processors, structlog.processors.format_exc_info, redactor((), ()), renderer])
+
+
 def _redact_record(record: logging.LogRecord) -> None:
     pattern = _known_pattern()
     if pattern is None:
@@ -181,4 +195,12 @@ def _secret_pattern(secrets: Iterable[Secret]) -> re.Pattern[str] | None:
     return re.compile("|".join(map(re.escape, values))) if values else None
 
 
-__all__ = ["REDACTED", "EventDict", "Processor", "install_logging_redaction", "redact_text", "redactor"]
+__all__ = [
+    "REDACTED",
+    "EventDict",
+    "Processor",
+    "install_logging_redaction",
+    "install_structlog_redaction",
+    "redact_text",
+    "redactor",
+]
