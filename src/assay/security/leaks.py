@@ -59,10 +59,13 @@ _KNOWN: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("slack-webhook", re.compile(r"https://hooks\.slack\.com/services/T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]+"),
      "regenerate the webhook in Slack and put its URL in a secret reference"),
 )
+# Matched from the keyword on (never from every word start, which costs quadratic time on a long
+# line of short words); the rest of the name is read backwards by `_name_before`.
 _ASSIGNMENT = re.compile(
-    r"(?i)\b([a-z0-9_.-]*(?:password|passwd|pwd|secret|token|api_?key|access_?key|private_?key|credentials?))"
+    r"(?i)(password|passwd|pwd|secret|token|api_?key|access_?key|private_?key|credentials?)"
     r"[\"']?\s*[:=]\s*(\"[^\"]*\"|'[^']*'|[^\s#,;]+)"
 )
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _REFERENCE = re.compile(r"^(?:env:|file:|secret://|vault://|aws-sm://|\$\{?|\{\{|%\(|<)")
 _PLACEHOLDERS = frozenset({"", "none", "null", "true", "false", "changeme", "change-me", "xxx", "***", "...", "todo",
                            "example", "redacted", "secret", "password", "token", "str", "optional"})
@@ -96,7 +99,7 @@ def _scan_line(path: str, number: int, line: str, config: bool) -> Iterator[Leak
         if (not config and not quoted) or _overlaps(match.span(2), claimed) or not _looks_secret(value):
             continue
         claimed.append(match.span(2))
-        yield LeakFinding(path, number, "password-assignment", f"{match.group(1)}={mask(value)}",
+        yield LeakFinding(path, number, "password-assignment", f"{_name_before(line, match)}={mask(value)}",
                           "move the value to a provider and write a reference: env:NAME, file:PATH, vault://, aws-sm://")
     for match in _BASE64_RUN.finditer(line):
         token = match.group(0)
@@ -113,6 +116,14 @@ def _scan_line(path: str, number: int, line: str, config: bool) -> Iterator[Leak
             yield LeakFinding(path, number, "hex-key", mask(match.group(0)),
                               "if this is a key, rotate it and reference it from a provider; "
                               f"if it is a digest, add `{ALLOW_MARK}` in a comment on the line")
+
+
+def _name_before(line: str, match: re.Match[str]) -> str:
+    """The whole name the keyword ends (`db_password` for `password`), at most 40 characters back."""
+    start = match.start(1)
+    while start > 0 and match.start(1) - start < 40 and line[start - 1] in _NAME_CHARS:
+        start -= 1
+    return line[start:match.end(1)]
 
 
 def shannon_entropy(text: str) -> float:
