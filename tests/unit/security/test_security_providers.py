@@ -203,3 +203,17 @@ def test_an_unknown_scheme_lists_the_ones_served(tmp_path: Path) -> None:
     with pytest.raises(SecretError, match="no secret provider serves scheme 'gcp-sm'") as info:
         resolve_secret("gcp-sm:projects/p/secrets/s", SecretProviders({}, base_dir=tmp_path))
     assert "vault://" in info.value.hint  # type: ignore[attr-defined]
+
+
+def test_the_spec_accepts_every_reference_form_and_still_refuses_values() -> None:
+    from assay.project.demo import example_dir
+    from assay.spec import parse_spec
+    from assay.errors import SpecError
+
+    base = (example_dir("credit") / "assay.yaml").read_text()
+    for reference in ("vault://secret/assay/prod#pii_key", "aws-sm://prod/assay#pii_key", "secret://env/ASSAY_PII_KEY"):
+        spec = parse_spec(base + f"\nserving:\n  pii_key: {reference}\n")
+        assert spec.serving.pii_key == reference
+        SecretRef.parse(reference)  # and the providers parse what the spec let through
+    with pytest.raises(SpecError, match="never the secret itself"):
+        parse_spec(base + "\nserving:\n  pii_key: hunter2 is my key\n")
