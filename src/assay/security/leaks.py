@@ -6,10 +6,11 @@ False positives are what make such a scan ignored, so each rule is narrow (decis
 - `password=`/`secret=`/`token=` assignments count in config files (any value) and in code only
   for a quoted literal; references (env:, file:, vault://, aws-sm://, ${VAR}) and placeholders
   (`<...>`, `changeme`-style words, `***`) are not secrets;
-- high entropy means a base64-like run of at least 24 characters that mixes upper case, lower
+- high entropy means a base64-like run of at least 20 characters that mixes upper case, lower
   case and digits with a Shannon entropy of at least 4.2 bits per character, or a hex run of at
   least 32 only on a line that also says key/secret/token/password; hex digests (sha256, git
-  commits) are everywhere in Assay's own files and are never reported on their own;
+  commits) are everywhere in Assay's own files and are never reported on their own; nor are
+  runs inside a URL, or at least 60% words (identifiers such as Mean_Acc1298_Std_Mem40);
 - a line that says `assay: allow-secret` is skipped (a test fixture, a documented example).
 """
 
@@ -28,9 +29,10 @@ ALLOW_MARK = "assay: allow-secret"
 SKIP_DIRS = frozenset({".assay", ".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache",
                        ".pytest_cache", ".ruff_cache"})
 CONFIG_SUFFIXES = frozenset({".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".env", ".json", ".properties"})
-MIN_ENTROPY_LENGTH = 24
+MIN_ENTROPY_LENGTH = 20
 MIN_ENTROPY_BITS = 4.2
 MIN_HEX_LENGTH = 32
+WORD_SHARE = 0.6  # a run at least this much made of words is an identifier, not a key
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,8 @@ _PLACEHOLDERS = frozenset({"", "none", "null", "true", "false", "changeme", "cha
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{%d,}={0,2}" % MIN_ENTROPY_LENGTH)
 _HEX_RUN = re.compile(r"\b[0-9a-fA-F]{%d,}\b" % MIN_HEX_LENGTH)
 _SECRET_WORDS = re.compile(r"(?i)key|secret|token|passw")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+_WORDISH = re.compile(r"[A-Z]?[a-z]{2,}")
 
 
 def scan_text(path: str, text: str) -> list[LeakFinding]:
@@ -101,9 +105,10 @@ def _scan_line(path: str, number: int, line: str, config: bool) -> Iterator[Leak
         claimed.append(match.span(2))
         yield LeakFinding(path, number, "password-assignment", f"{_name_before(line, match)}={mask(value)}",
                           "move the value to a provider and write a reference: env:NAME, file:PATH, vault://, aws-sm://")
+    urls = [url.span() for url in _URL.finditer(line)] if "://" in line else []
     for match in _BASE64_RUN.finditer(line):
         token = match.group(0)
-        if _overlaps(match.span(), claimed) or not _high_entropy(token):
+        if _overlaps(match.span(), claimed) or _overlaps(match.span(), urls) or not _high_entropy(token):
             continue
         claimed.append(match.span())
         yield LeakFinding(path, number, "high-entropy-string", mask(token),
@@ -139,7 +144,11 @@ def _high_entropy(token: str) -> bool:
     if len(body) < MIN_ENTROPY_LENGTH or re.fullmatch(r"[0-9a-fA-F]+", body):
         return False  # hex runs have their own, keyword-gated rule
     mixed = any(c.isupper() for c in body) and any(c.islower() for c in body) and any(c.isdigit() for c in body)
-    return mixed and shannon_entropy(body) >= MIN_ENTROPY_BITS
+    if not mixed or shannon_entropy(body) < MIN_ENTROPY_BITS:
+        return False
+    # Identifiers (Mean_Acc1298_Std_Mem40_Centroid, _V1ValidatorWithValues) are mostly words (a
+    # capital, then 2+ lower-case letters); random keys rarely are (decision 0023 measures it).
+    return sum(len(word) for word in _WORDISH.findall(body)) < WORD_SHARE * len(body)
 
 
 def _looks_secret(value: str) -> bool:

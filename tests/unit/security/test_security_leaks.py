@@ -60,6 +60,8 @@ def test_each_planted_kind_is_found_and_masked(path: str, line: str, kind: str) 
         ("docs.md", "see src/assay/security/redaction/install_logging_redaction for details"),
         ("data.csv", "APP-0000001,CUST-000001,2023-01-01,4175.0,36,Zoe Rogers,zoe.rogers58@example.com"),
         ("notes.md", f"an example we publish: {AWS_ID}  # {ALLOW_MARK}"),
+        ("README.md", "see https://github.com/lightgbm-org/LightGBM/issues/4481 and https://x.org/Papers/KDD-96x2Z"),
+        ("features.py", "columns = ['Mean_Acc1298_Std_Mem40_Centroid', '_V1ValidatorWithValuesKwOnlyClsMethod']"),
     ],
 )
 def test_look_alikes_are_not_reported(path: str, line: str) -> None:
