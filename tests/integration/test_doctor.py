@@ -14,7 +14,7 @@ from tests.integration.cli_runner import cli
 
 AWS_ID = "AKIA" + "Q4MZ8TRW2LX7NB5P"
 PEM = "-----BEGIN OPENSSH " + "PRIVATE KEY-----"
-DB_PASSWORD = "Pr0d-db-" + "pw-7781"
+DB_PASSWORD = "Pr0d-db-" + "pw-7781"  # assay: allow-secret (test fixture)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from assay.serving.logs import configure_logging
 from tests.integration.cli_runner import cli
 from tests.unit.security.vault_server import FakeVault, serve_vault
 
-TOKEN = "hvs.leak-test-token-5521"
+TOKEN = "hvs.leak-test-token-5521"  # assay: allow-secret (test fixture)
 VALUE = "leak-test-secret-Zq81vX0pLm"
 DB_VALUE = "not-a-db-url-" + "Hk29sPq7Wn4"
 

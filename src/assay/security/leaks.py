@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 import subprocess
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -67,7 +68,7 @@ _ASSIGNMENT = re.compile(
     r"(?i)(password|passwd|pwd|secret|token|api_?key|access_?key|private_?key|credentials?)"
     r"[\"']?\s*[:=]\s*(\"[^\"]*\"|'[^']*'|[^\s#,;]+)"
 )
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_.-")
 _REFERENCE = re.compile(r"^(?:env:|file:|secret://|vault://|aws-sm://|\$\{?|\{\{|%\(|<)")
 _PLACEHOLDERS = frozenset({"", "none", "null", "true", "false", "changeme", "change-me", "xxx", "***", "...", "todo",
                            "example", "redacted", "secret", "password", "token", "str", "optional"})

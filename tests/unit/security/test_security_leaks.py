@@ -14,10 +14,10 @@ import pytest
 from assay.security.leaks import ALLOW_MARK, mask, project_files, scan_files, scan_text, shannon_entropy
 
 AWS_ID = "AKIA" + "Z7QW3PL5ND2RX8TY"
-GITHUB = "ghp" + "_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+GITHUB = "ghp" + "_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"  # assay: allow-secret (test fixture)
 SLACK = "xoxb" + "-" + "2210458812-4410958123-Qm8vTtR2xWcL"
 PEM = "-----BEGIN RSA " + "PRIVATE KEY-----"
-RANDOM = "Zt7Qp2Lx9Wm4Rk8Vn3Hs6Jd1Fb5Gc0Ya"  # 32 chars, mixed case and digits
+RANDOM = "Zt7Qp2Lx9Wm4Rk8Vn3Hs6Jd1Fb5Gc0Ya"  # 32 chars, mixed case and digits — assay: allow-secret
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ RANDOM = "Zt7Qp2Lx9Wm4Rk8Vn3Hs6Jd1Fb5Gc0Ya"  # 32 chars, mixed case and digits
         ("notify.py", f'client = Slack("{SLACK}")', "slack-token"),
         ("settings.yaml", "db_password: hunter2-prod-99", "password-assignment"),
         (".env", "API_KEY=s3cr3t-value-abc", "password-assignment"),
-        ("app.py", 'password = "correct-horse-battery"', "password-assignment"),
+        ("app.py", 'password = "correct-horse-battery"', "password-assignment"),  # assay: allow-secret (test fixture)
         ("config.json", f'"signing": "{RANDOM}"', "high-entropy-string"),
         ("keys.py", "HMAC_KEY = '" + "9f2c" * 10 + "'", "hex-key"),
         ("keys.txt", "signing key " + "9f2c" * 10, "hex-key"),

@@ -25,7 +25,7 @@ from assay.security.secrets import (
 from assay.security.vault import VaultProvider, VaultSettings
 from tests.unit.security.vault_server import FakeVault, serve_vault
 
-TOKEN = "hvs.test-token-0123456789"
+TOKEN = "hvs.test-token-0123456789"  # assay: allow-secret (test fixture)
 PII_KEY = "vault-pii-key-8f3a1c9e2b7d4f60"
 AWS_URL = "redis://:aws-redis-pw-71c2e9d04a@cache:6379/0"
 AWS_WHOLE = "aws-whole-string-secret-5b8e0d"
@@ -135,7 +135,7 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",  # assay: allow-secret (test fixture)
                         "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
@@ -174,7 +174,7 @@ def test_aws_errors_name_the_reference_not_the_value(
 
 def test_an_unreachable_aws_endpoint_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",  # assay: allow-secret (test fixture)
                         "AWS_REGION": "eu-west-1"}.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(SecretUnavailableError, match="did not answer"):
