@@ -134,7 +134,7 @@ def test_the_html_page_is_self_contained_and_shows_every_item(demo: Path, tmp_pa
             assert evidence["record"] in page
 
 
-def test_slos_and_runbooks_flip_the_monitoring_items(copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_slos_runbooks_and_retention_flip_their_items(copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pristine = cli_json(capsys, "-C", str(copy), "readiness", MODEL)
     with copy.joinpath("assay.yaml").open("a", encoding="utf-8") as spec:
         spec.write(
@@ -144,6 +144,9 @@ def test_slos_and_runbooks_flip_the_monitoring_items(copy: Path, capsys: pytest.
             "    - {name: fast, kind: latency, objective: 0.99, threshold_ms: 50}\n"
             "budgets:\n"
             "  training_minutes: 30\n"
+            "retention:\n"
+            "  prediction_logs: 90d\n"
+            "  snapshots: {keep_last: 5}\n"
         )
     before = cli_json(capsys, "-C", str(copy), "readiness", MODEL)
     assert {i["id"]: i["status"] for i in before["items"]}["runbooks"] == "fail"
@@ -151,8 +154,10 @@ def test_slos_and_runbooks_flip_the_monitoring_items(copy: Path, capsys: pytest.
     cli_json(capsys, "-C", str(copy), "monitor", "runbooks")
     after = cli_json(capsys, "-C", str(copy), "readiness", MODEL)
     items = {i["id"]: i for i in after["items"]}
-    for item_id in ("monitoring-slos", "runbooks", "monitoring-6"):
+    for item_id in ("monitoring-slos", "runbooks", "monitoring-6", "retention"):
         assert items[item_id]["status"] == "pass", items[item_id]
+    assert {e["record"] for e in items["retention"]["evidence"]} == {
+        "spec:retention.prediction_logs", "spec:retention.snapshots.keep_last"}
     assert {e["record"] for e in items["runbooks"]["evidence"]} == {
         f"file:docs/runbooks/{kind}.md" for kind in ("availability", "latency", "retraining")}
     assert after["section_scores"]["monitoring"] == pristine["section_scores"]["monitoring"] + 1

@@ -19,6 +19,7 @@ from assay.errors import (
     StoreError,
     TrainingError,
 )
+from assay.security.redaction import redact_text
 
 # Most specific first: the first matching class decides.
 EXIT_CODES: tuple[tuple[type[AssayError], int], ...] = (
@@ -50,7 +51,8 @@ def exit_code_for(error: AssayError) -> int:
 
 
 def format_error(error: AssayError) -> str:
-    return f"error [{error.code}]: {error}"
+    """The one line a person sees; any secret resolved in this process is masked in it."""
+    return redact_text(f"error [{error.code}]: {error}")
 
 
 __all__ = ["EXIT_CODES", "EXIT_FAILED", "EXIT_INTERNAL", "EXIT_USAGE", "exit_code_for", "format_error"]

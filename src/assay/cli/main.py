@@ -12,6 +12,7 @@ import typer
 from assay import __version__
 from assay.cli import checks, data, db, features, leakage, lifecycle, monitoring, readiness, records, scoring, serving
 from assay.cli import retention
+from assay.cli.doctor import doctor_command
 from assay.cli import monitor_drift  # noqa: F401 - registers `assay monitor drift` on monitor_app
 from assay.cli import monitor_quality  # noqa: F401 - registers `assay labels ingest`, `assay monitor quality`
 from assay.cli import monitor_slo  # noqa: F401 - registers `assay monitor check` and `runbooks` on monitor_app
@@ -20,6 +21,7 @@ from assay.cli.context import state
 from assay.cli.errors import EXIT_INTERNAL, EXIT_USAGE, exit_code_for, format_error
 from assay.cli.output import gates_table, stderr
 from assay.errors import AssayError, GatesFailedError
+from assay.security.redaction import install_logging_redaction, install_structlog_redaction, redact_text
 
 # Typer may bundle its own copy of Click; take the exception classes from the one it really uses.
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -64,6 +66,7 @@ app.command("reproduce")(checks.reproduce_command)
 app.command("gc")(retention.gc_command)
 app.command("erase")(retention.erase_command)
 app.command("readiness")(readiness.readiness_command)
+app.command("doctor")(doctor_command)
 app.add_typer(records.models, name="models")
 app.add_typer(records.datasets, name="datasets")
 app.add_typer(records.runs, name="runs")
@@ -82,6 +85,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (errors are printed, never raised)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    install_logging_redaction()  # a secret resolved by any command never reaches a log line
+    install_structlog_redaction()
     try:
         result = app(args=args, prog_name="assay", standalone_mode=False)
     except typer.Abort:
@@ -92,7 +97,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if isinstance(exc, _USAGE_ERROR) else int(exc.exit_code)
     except AssayError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         if isinstance(exc, GatesFailedError) and exc.gates:
             stderr().print(gates_table(exc.gates, title=f"evaluation gates of {exc.model_ref}"))
         stderr().print(format_error(exc), markup=False)
@@ -102,14 +107,18 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # process boundary: report, never a bare traceback
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         stderr().print(
-            f"internal error: {type(exc).__name__}: {exc}\n  hint: this is a bug in assay; "
+            f"internal error: {type(exc).__name__}: {redact_text(str(exc))}\n  hint: this is a bug in assay; "
             "run again with --debug and report the traceback",
             markup=False,
         )
         return EXIT_INTERNAL
     return result if isinstance(result, int) else 0
+
+
+def _print_traceback() -> None:
+    sys.stderr.write(redact_text(traceback.format_exc()))
 
 
 def main() -> None:

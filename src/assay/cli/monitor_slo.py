@@ -69,11 +69,12 @@ def _check_once(project: Project, *, model: str | None, metrics_url: str | None,
     """Load the spec (edits apply at the next check), build the sinks, check once."""
     from assay.monitoring.alerts import WebhookSink, build_sinks
     from assay.monitoring.check import CheckOptions, check_slos
-    from assay.security.secrets import EnvFileProvider, resolve_secret
+    from assay.security.providers import SecretProviders
+    from assay.security.secrets import resolve_secret
     from assay.serving.logs import configure_logging
 
     spec, _ = project.load_spec()
-    provider = EnvFileProvider(base_dir=project.root)
+    provider = SecretProviders(base_dir=project.root)
     key = resolve_secret(metrics_key, provider) if metrics_key else None
     sinks = build_sinks(spec.monitoring.sinks, project_root=project.root, secrets=provider)
     secrets = [s for sink in sinks if isinstance(sink, WebhookSink) for s in sink.secrets] + ([key] if key else [])

@@ -2,9 +2,8 @@
 reproducibility, immutable artifact, calibration, fairness, shadow/canary history, monitoring and
 SLOs, runbooks, approvals, retention and secrets.
 
-Approvals, retention and secret providers are being built alongside this report: their rules look
-for what exists at run time (a spec section, a provider module) and say "not configured" as a
-fail with the reason when it is absent, never crash."""
+Approvals are not built yet: their rule looks for what exists at run time (a spec section) and
+says "not configured" as a fail with the reason when it is absent, never crash."""
 
 from __future__ import annotations
 
@@ -173,11 +172,16 @@ def _approvals(f: Facts) -> ReadinessItem:
 
 def _retention(f: Facts) -> ReadinessItem:
     title = "Retention"
-    if getattr(f.spec, "retention", None) is None:
-        return failed(S, "retention", title, "not configured: the spec has no retention section, so prediction logs, "
-                      "labels and snapshots are kept forever")
-    return passed(S, "retention", title, "a retention policy is declared", [spec_evidence("retention policy",
-                                                                                          "retention")])
+    retention = f.spec.retention
+    declared = [(name, value) for name, value in (
+        ("prediction_logs", retention.prediction_logs), ("labels", retention.labels),
+        ("quarantine", retention.quarantine), ("snapshots.keep_last", retention.snapshots.keep_last),
+        ("snapshots.max_age", retention.snapshots.max_age)) if value is not None]
+    if not declared:
+        return failed(S, "retention", title, "not configured: every retention policy is null, so prediction logs, "
+                      "labels, quarantines and snapshots are kept forever (spec `retention`, `assay gc`)")
+    return passed(S, "retention", title, "retention declared: " + ", ".join(f"{n} {v}" for n, v in declared),
+                  [spec_evidence(f"retention.{name}", f"retention.{name}") for name, _ in declared])
 
 
 def _secrets(f: Facts) -> ReadinessItem:

@@ -15,6 +15,7 @@ from typing import Any
 from assay.errors import ArtifactNotFoundError
 from assay.project.card import render_card
 from assay.project.page import write_atomic
+from assay.security.redaction import redact_text
 from assay.project.workspace import ModelRef, Project
 from assay.registry.records import DatasetVersion, ModelVersion, Run
 
@@ -94,10 +95,10 @@ def card_document(
 
 def store_card(project: Project, document: Mapping[str, Any]) -> dict[str, str]:
     """Render the card and store the page and its JSON twin; returns {role: sha256}."""
-    text = json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False)
+    text = redact_text(json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False))
     return {
         CARD_JSON: project.artifacts.put_bytes(text.encode("utf-8")).sha256,
-        CARD_HTML: project.artifacts.put_bytes(render_card(document).encode("utf-8")).sha256,
+        CARD_HTML: project.artifacts.put_bytes(redact_text(render_card(document)).encode("utf-8")).sha256,
     }
 
 

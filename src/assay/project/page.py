@@ -15,6 +15,8 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 
+from assay.security.redaction import redact_text
+
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;
 color:#1d2330;padding:0 1rem;line-height:1.4}
@@ -68,6 +70,8 @@ def small_figure(height: float = 2.4) -> tuple[Figure, Any]:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Write a report page atomically, masking any secret resolved in this process."""
+    text = redact_text(text)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

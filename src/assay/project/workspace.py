@@ -16,7 +16,8 @@ from assay.registry.artifacts import FsspecArtifactStore
 from assay.registry.records import ModelVersion
 from assay.registry.sql import SqlMetadataStore
 from assay.registry.store import ArtifactStore, MetadataStore
-from assay.security.secrets import EnvFileProvider, resolve_secret
+from assay.security.providers import SecretProviders
+from assay.security.secrets import resolve_secret
 from assay.spec.loader import SPEC_FILENAME, load_spec
 from assay.spec.model import Spec
 
@@ -84,7 +85,7 @@ class Project:
         state = root / STATE_DIR
         db_url = settings.db_url
         if db_url is None and settings.db_url_secret:
-            db_url = resolve_secret(settings.db_url_secret, EnvFileProvider(base_dir=root)).reveal()
+            db_url = resolve_secret(settings.db_url_secret, SecretProviders(base_dir=root)).reveal()
         if db_url is None:
             state.mkdir(parents=True, exist_ok=True)
             db_url = f"sqlite:///{state / 'assay.db'}"

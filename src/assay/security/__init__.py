@@ -21,7 +21,8 @@ from assay.security.keys import (
     parse_bearer,
     verify,
 )
-from assay.security.redaction import REDACTED, redact_text, redactor
+from assay.security.providers import SecretProviders
+from assay.security.redaction import REDACTED, install_logging_redaction, redact_text, redactor
 from assay.security.secrets import (
     EnvFileProvider,
     Secret,
@@ -31,6 +32,8 @@ from assay.security.secrets import (
     SecretNotFoundError,
     SecretProvider,
     SecretRef,
+    SecretUnavailableError,
+    known_secrets,
     resolve_secret,
 )
 from assay.security.tokens import TokenValueError, Tokeniser, TokeniserKeyError
@@ -53,7 +56,9 @@ __all__ = [
     "SecretFileModeError",
     "SecretNotFoundError",
     "SecretProvider",
+    "SecretProviders",
     "SecretRef",
+    "SecretUnavailableError",
     "TokenValueError",
     "Tokeniser",
     "TokeniserKeyError",
@@ -63,6 +68,8 @@ __all__ = [
     "generate_key",
     "key_hash",
     "key_id",
+    "install_logging_redaction",
+    "known_secrets",
     "parse_bearer",
     "redact_text",
     "redactor",

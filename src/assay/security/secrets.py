@@ -1,8 +1,16 @@
-"""Secrets come from a provider (environment or file), are held in a `Secret`, and never print.
+"""Secrets come from a provider (environment, file, Vault, AWS Secrets Manager), are held in a
+`Secret`, and never print.
 
-A spec or setting names a secret by reference (`env:ASSAY_TOKEN_KEY`, `file:/run/secrets/db_url`),
-never by value. `resolve_secret` turns the reference into a `Secret` whose repr, str and format
-are `Secret('***')`; only `.reveal()` gives the value, at the one place that needs it.
+A spec or setting names a secret by reference (`env:ASSAY_TOKEN_KEY`, `file:/run/secrets/db_url`,
+`vault://secret/assay#pii_key`, `aws-sm://prod/assay#redis_url`), never by value. `resolve_secret`
+turns the reference into a `Secret` whose repr, str and format are `Secret('***')`; only `.reveal()`
+gives the value, at the one place that needs it.
+
+Every secret a provider resolves in this process is remembered (`known_secrets()`), so that every
+output path (structlog, stdlib logging, CLI errors, reports) can mask the value without being
+handed it: a value one part of the process resolved must not come out of another part. Values
+shorter than `MIN_MASKED_LENGTH` are not remembered (masking them everywhere would mask ordinary
+words); a secret that short is too weak to be one.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +27,8 @@ from typing import NoReturn, Protocol
 from assay.errors import AssayError
 
 _MASK = "Secret('***')"
-_REF_FORMS = "'env:NAME' or 'file:/path/to/file'"
+_REF_FORMS = "'env:NAME', 'file:/path/to/file', 'vault://MOUNT/PATH#KEY' or 'aws-sm://SECRET_ID#KEY'"
+_URL_SCHEMES = frozenset({"vault", "aws-sm"})  # written scheme://name
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -45,6 +55,17 @@ class SecretFileModeError(SecretError):
     """A secret file is readable by its group or by everyone."""
 
     code = "secret-file-permissions"
+
+
+class SecretUnavailableError(SecretError):
+    """A network provider (Vault, AWS) did not answer in time, or answered with a server error."""
+
+    code = "secret-unavailable"
+
+
+MIN_MASKED_LENGTH = 6
+_KNOWN: dict[str, None] = {}  # every resolved secret value of this process, in order; see known_secrets()
+_KNOWN_LOCK = threading.Lock()
 
 
 class Secret:
@@ -80,12 +101,35 @@ class Secret:
         return self
 
 
+def remember_secret(secret: Secret) -> Secret:
+    """Register a resolved secret for masking in every output of this process; returns it."""
+    value = secret.reveal()
+    if len(value) >= MIN_MASKED_LENGTH:
+        with _KNOWN_LOCK:
+            _KNOWN[value] = None
+    return secret
+
+
+def known_secret_count() -> int:
+    """How many secrets are remembered: it only grows, so a cached mask pattern is current while it
+    is unchanged."""
+    return len(_KNOWN)
+
+
+def known_secrets() -> tuple[Secret, ...]:
+    """Every secret resolved in this process so far (for redaction; values are never shown)."""
+    with _KNOWN_LOCK:
+        values = list(_KNOWN)
+    return tuple(Secret(value) for value in values)
+
+
 @dataclass(frozen=True, slots=True)
 class SecretRef:
     """Where a secret lives: `scheme` says which provider, `name` what to ask it for.
 
-    The text form is `scheme:name`. `env` and `file` are built in; another scheme (a vault, a cloud
-    secret manager) parses too, and is refused by providers that do not serve it.
+    Text forms: `env:NAME`, `file:PATH`, `vault://MOUNT/PATH#KEY`, `aws-sm://SECRET_ID[#KEY]`, and
+    `secret://env/NAME` / `secret://file/PATH`, aliases of the first two. Another scheme parses too,
+    and is refused by the provider registry with the schemes it serves.
     """
 
     scheme: str
@@ -100,6 +144,15 @@ class SecretRef:
                 f"not a secret reference: expected {_REF_FORMS}",
                 hint="put the value in an environment variable or a mode-600 file and reference that",
             )
+        if scheme == "secret":
+            scheme, name = _alias(name)
+        elif scheme in _URL_SCHEMES:
+            if not name.startswith("//") or not name[2:] or name[2:].startswith("#"):
+                raise SecretError(
+                    f"a {scheme} secret reference is written {scheme}://...: expected {_REF_FORMS}",
+                    hint="e.g. vault://secret/assay#pii_key or aws-sm://prod/assay#redis_url",
+                )
+            name = name[2:]
         if scheme == "env" and not _ENV_NAME.fullmatch(name):
             raise SecretError(
                 "an env: secret reference needs a variable name (letters, digits, underscores)",
@@ -107,12 +160,35 @@ class SecretRef:
             )
         return cls(scheme, name)
 
+    @property
+    def key(self) -> str | None:
+        """For `vault` and `aws-sm`: the key after `#` inside the stored document, if any."""
+        return self.name.partition("#")[2] or None
+
+    @property
+    def path(self) -> str:
+        """For `vault` and `aws-sm`: the part before `#` (the secret's path or id)."""
+        return self.name.partition("#")[0]
+
     def __str__(self) -> str:
-        return f"{self.scheme}:{self.name}"
+        sep = "://" if self.scheme in _URL_SCHEMES else ":"
+        return f"{self.scheme}{sep}{self.name}"
+
+
+def _alias(rest: str) -> tuple[str, str]:
+    """`secret://env/NAME` is `env:NAME`; `secret://file/PATH` is `file:PATH`."""
+    provider, slash, name = rest.removeprefix("//").partition("/")
+    if not rest.startswith("//") or provider not in ("env", "file") or not slash or not name:
+        raise SecretError(
+            "a secret:// reference is written secret://env/NAME or secret://file/PATH",
+            hint="for Vault or AWS Secrets Manager write vault://MOUNT/PATH#KEY or aws-sm://SECRET_ID#KEY",
+        )
+    return provider, name
 
 
 class SecretProvider(Protocol):
-    """Turns a reference into its value. Implementations: `EnvFileProvider`; Vault or cloud managers later."""
+    """Turns a reference into its value. Implementations: `EnvFileProvider`, `VaultProvider`,
+    `AwsSecretsProvider`, and `SecretProviders`, which picks one of them by scheme."""
 
     def resolve(self, ref: SecretRef) -> Secret: ...
 
@@ -136,7 +212,7 @@ class EnvFileProvider:
             return self._from_file(ref)
         raise SecretError(
             f"secret scheme {ref.scheme!r} is not served by the environment/file provider",
-            hint=f"use {_REF_FORMS}, or configure a provider for {ref.scheme!r}",
+            hint="use env:NAME or file:PATH here, or resolve through SecretProviders (all schemes)",
         )
 
     def _from_env(self, ref: SecretRef) -> Secret:
@@ -146,7 +222,7 @@ class EnvFileProvider:
                 f"environment variable {ref.name!r} is not set (secret {ref})",
                 hint=f"export {ref.name}=... in the service's environment, or reference a file: secret",
             )
-        return _nonempty(value, ref)
+        return nonempty_secret(value, ref)
 
     def _from_file(self, ref: SecretRef) -> Secret:
         path = Path(ref.name)
@@ -174,11 +250,12 @@ class EnvFileProvider:
         except UnicodeDecodeError as exc:
             raise SecretError(f"secret file {str(path)!r} is not UTF-8 text",
                               hint="store the value as text (hex or base64 for binary keys)") from exc
-        return _nonempty(_strip_one_newline(text), ref)
+        return nonempty_secret(_strip_one_newline(text), ref)
 
 
 def resolve_secret(ref: SecretRef | str, provider: SecretProvider | None = None) -> Secret:
-    """The secret a reference names, from `provider` (default: `EnvFileProvider()`)."""
+    """The secret a reference names, from `provider` (default: `EnvFileProvider()`; pass
+    `SecretProviders(...)` to serve every scheme)."""
     parsed = SecretRef.parse(ref) if isinstance(ref, str) else ref
     return (provider or EnvFileProvider()).resolve(parsed)
 
@@ -201,10 +278,10 @@ def _strip_one_newline(text: str) -> str:
     return text
 
 
-def _nonempty(value: str, ref: SecretRef) -> Secret:
+def nonempty_secret(value: str, ref: SecretRef) -> Secret:
     if not value:
         raise SecretEmptyError(f"secret {ref} is empty", hint="set it to the real value; empty secrets are refused")
-    return Secret(value)
+    return remember_secret(Secret(value))
 
 
 __all__ = [
@@ -216,5 +293,11 @@ __all__ = [
     "SecretNotFoundError",
     "SecretProvider",
     "SecretRef",
+    "SecretUnavailableError",
+    "MIN_MASKED_LENGTH",
+    "known_secret_count",
+    "known_secrets",
+    "nonempty_secret",
+    "remember_secret",
     "resolve_secret",
 ]

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import structlog
 
-from assay.security.redaction import redactor
+from assay.security.redaction import install_logging_redaction, redactor
 from assay.security.secrets import Secret
 
 _state: dict[str, object] = {}
@@ -21,6 +21,7 @@ _state: dict[str, object] = {}
 
 def configure_logging(pii_fields: Iterable[str], *, level: str = "info", secrets: Iterable[Secret] = ()) -> None:
     pii, known = list(pii_fields), list(secrets)
+    install_logging_redaction()  # uvicorn's and libraries' stdlib logs too
     _state.update(pii=pii, level=level, secrets=known)
     structlog.configure(
         processors=[

@@ -26,8 +26,8 @@ from assay.project.settings import STATE_DIR, Settings
 from assay.project.workspace import Project
 from assay.registry.records import ModelVersion
 from assay.security.keys import Action, ForbiddenError, UnauthenticatedError
+from assay.security.providers import SecretProviders
 from assay.security.secrets import (
-    EnvFileProvider,
     Secret,
     SecretProvider,
     resolve_secret,
@@ -85,7 +85,7 @@ class Service:
         self.metrics = ServingMetrics()
         self.keys = KeyCache(project.metadata.get_api_key, ttl_s=self.serving.key_cache_s)
         self.guard = CanaryGuard(self.serving.canary)
-        provider = options.secrets or EnvFileProvider(base_dir=project.root)
+        provider = options.secrets or SecretProviders(base_dir=project.root)
         pii_key = resolve_secret(self.serving.pii_key, provider) if self.serving.pii_key else None
         self.tokeniser = Tokeniser(pii_key) if pii_key is not None else None
         redis_url = resolve_secret(self.serving.cache.redis, provider) if self.serving.cache.redis else None

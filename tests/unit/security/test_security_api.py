@@ -14,8 +14,8 @@ def test_public_api_is_exactly_the_curated_names() -> None:
             "PERMISSIONS", "REDACTED", "Action", "ApiKey", "AuthError", "EnvFileProvider", "ForbiddenError",
             "InvalidKeyError", "MalformedCredentialsError", "MissingCredentialsError", "Role", "Secret",
             "SecretEmptyError", "SecretError", "SecretFileModeError", "SecretNotFoundError", "SecretProvider",
-            "SecretRef", "TokenValueError", "Tokeniser", "TokeniserKeyError", "UnauthenticatedError", "authorize",
-            "can", "generate_key", "key_hash", "key_id", "parse_bearer", "redact_text", "redactor",
+            "SecretProviders", "SecretRef", "SecretUnavailableError", "TokenValueError", "Tokeniser", "TokeniserKeyError", "UnauthenticatedError", "authorize",
+            "can", "generate_key", "key_hash", "key_id", "install_logging_redaction", "known_secrets", "parse_bearer", "redact_text", "redactor",
             "resolve_secret", "verify",
         ]
     )

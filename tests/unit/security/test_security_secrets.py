@@ -50,7 +50,8 @@ def test_secret_refuses_pickling_but_copies() -> None:
 @pytest.mark.parametrize(
     ("text", "scheme", "name"),
     [("env:ASSAY_KEY", "env", "ASSAY_KEY"), ("file:/run/secrets/db", "file", "/run/secrets/db"),
-     ("file:rel/key.txt", "file", "rel/key.txt"), ("vault:kv/assay#token", "vault", "kv/assay#token")],
+     ("file:rel/key.txt", "file", "rel/key.txt"), ("vault://kv/assay#token", "vault", "kv/assay#token"),
+     ("aws-sm://prod/assay#url", "aws-sm", "prod/assay#url"), ("aws-sm://prod/whole", "aws-sm", "prod/whole")],
 )
 def test_ref_parses_scheme_and_name(text: str, scheme: str, name: str) -> None:
     ref = SecretRef.parse(text)
@@ -145,7 +146,7 @@ def test_relative_file_resolves_against_base_dir(tmp_path: Path) -> None:
 
 def test_unserved_scheme_is_refused_by_the_default_provider() -> None:
     with pytest.raises(SecretError, match="'vault' is not served"):
-        resolve_secret("vault:kv/assay")
+        resolve_secret("vault://kv/assay#token")
 
 
 def test_a_custom_provider_satisfies_the_protocol() -> None:
@@ -156,5 +157,5 @@ def test_a_custom_provider_satisfies_the_protocol() -> None:
         def resolve(self, ref: SecretRef) -> Secret:
             return Secret(self._values[str(ref)])
 
-    provider: SecretProvider = DictProvider({"vault:kv/x": VALUE})
-    assert resolve_secret("vault:kv/x", provider).reveal() == VALUE
+    provider: SecretProvider = DictProvider({"vault://kv/x#k": VALUE})
+    assert resolve_secret("vault://kv/x#k", provider).reveal() == VALUE
