@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import sys
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -234,7 +236,7 @@ class RayEngine:
             _check_reachable(address)
             options["address"] = address
         try:
-            ray.init(**options)
+            _init_with_retries(ray, options, client=bool(address and address.startswith("ray://")))
         except Exception as exc:  # Ray raises ConnectionError, ValueError, RuntimeError, ... here
             where = address or "a local Ray instance"
             hint = (f"check the address (ray://HEAD:10001) and that the cluster is up; ray:// needs the Ray client "
@@ -245,6 +247,24 @@ class RayEngine:
             raise EngineUnavailableError(f"cannot start or reach Ray at {where}: {_first_line(exc)}",
                                          hint=hint) from exc
         return True
+
+
+def _init_with_retries(ray: Any, options: dict[str, Any], *, client: bool, attempts: int = 3,
+                       rng: random.Random | None = None, sleep: Any = time.sleep) -> None:
+    """`ray.init`, tried again (bounded, with full jitter) when a Ray client's server fails to start
+    the session it serves this client from: the client server answers "Initialization failure
+    from server" when that process dies while starting, which a second attempt usually survives.
+    Other errors, and local instances, are not retried."""
+    rng = rng or random.Random()
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(**options)
+            return
+        except ConnectionError as exc:
+            if not client or "Initialization failure" not in str(exc) or attempt == attempts:
+                raise
+            ray.shutdown()
+            sleep(rng.uniform(0.0, min(5.0, 0.5 * 2 ** attempt)))
 
 
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
