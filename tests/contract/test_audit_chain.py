@@ -26,13 +26,6 @@ AUDIT = AuditRow.__table__
 DETAILS = {"reason": "first release", "b": 1.5, "a": [1, "é", None], "nested": {"z": True, "y": 10**15}}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'assay.db'}"
-    return str(request.getfixturevalue("pg_schema_url"))
-
-
 @pytest.fixture
 def store(store_url: str) -> Iterator[SqlMetadataStore]:
     store = SqlMetadataStore.from_url(store_url)

@@ -9,7 +9,7 @@ import pytest
 from assay.errors import NotFoundError
 from assay.registry.store import MetadataStore
 from assay.security.keys import ApiKey, Role, generate_key, key_id, verify
-from tests.contract.test_metadata_store import T0, make_dataset, make_run, register, sql_store, store, store_url  # noqa: F401
+from tests.contract.test_metadata_store import T0, make_dataset, make_run, register, sql_store, store  # noqa: F401
 
 
 def _key(name: str = "svc", role: Role = Role.PREDICT) -> tuple[str, ApiKey]:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import multiprocessing
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Event
-from pathlib import Path
 
-import pytest
 
 from assay.registry.audit_chain import verify_chain
 from assay.registry.records import DatasetVersion, ModelStatus, Run, RunStatus
@@ -22,13 +20,6 @@ WORKERS = 6
 APPENDS_EACH = 20
 JOIN_TIMEOUT_S = 120
 T0 = datetime(2025, 3, 4, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'assay.db'}"
-    return str(request.getfixturevalue("pg_schema_url"))
 
 
 def append_entries(url: str, worker: int, start: Event) -> None:
@@ -56,14 +47,14 @@ def seed_run(store: SqlMetadataStore) -> None:
                       finished_at=None, created_by="setup"))
 
 
-def test_concurrent_appends_form_one_valid_chain(db_url: str) -> None:
-    store = SqlMetadataStore.from_url(db_url)
+def test_concurrent_appends_form_one_valid_chain(store_url: str) -> None:
+    store = SqlMetadataStore.from_url(store_url)
     try:
         store.migrate()
         seed_run(store)
         ctx = multiprocessing.get_context("spawn")
         start = ctx.Event()
-        processes = [ctx.Process(target=append_entries, args=(db_url, n, start)) for n in range(WORKERS)]
+        processes = [ctx.Process(target=append_entries, args=(store_url, n, start)) for n in range(WORKERS)]
         for process in processes:
             process.start()
         start.set()

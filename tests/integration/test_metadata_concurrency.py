@@ -10,9 +10,7 @@ import multiprocessing
 from collections.abc import Callable
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Event
-from pathlib import Path
 
-import pytest
 
 from assay.registry.records import DatasetVersion, ModelStatus, Run, RunStatus
 from assay.registry.sql import SqlMetadataStore
@@ -21,13 +19,6 @@ WORKERS = 6
 VERSIONS_EACH = 15
 JOIN_TIMEOUT_S = 120
 T0 = datetime(2025, 3, 4, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'assay.db'}"
-    return str(request.getfixturevalue("pg_schema_url"))
 
 
 def register_versions(url: str, worker: int, start: Event) -> None:
@@ -112,13 +103,13 @@ def seed_run(store: SqlMetadataStore) -> None:
     )
 
 
-def test_concurrent_registrations_get_every_version_exactly_once(db_url: str) -> None:
-    store = SqlMetadataStore.from_url(db_url)
+def test_concurrent_registrations_get_every_version_exactly_once(store_url: str) -> None:
+    store = SqlMetadataStore.from_url(store_url)
     try:
         store.migrate()
         seed_run(store)
 
-        run_workers(register_versions, db_url, WORKERS)
+        run_workers(register_versions, store_url, WORKERS)
 
         total = WORKERS * VERSIONS_EACH
         models = store.list_models(name="fraud", limit=10 * total)
@@ -132,9 +123,9 @@ def test_concurrent_registrations_get_every_version_exactly_once(db_url: str) ->
         store.close()
 
 
-def test_concurrent_migrations_all_succeed(db_url: str) -> None:
-    run_workers(migrate, db_url, 4)
-    store = SqlMetadataStore.from_url(db_url)
+def test_concurrent_migrations_all_succeed(store_url: str) -> None:
+    run_workers(migrate, store_url, 4)
+    store = SqlMetadataStore.from_url(store_url)
     try:
         assert store.is_migrated()
         seed_run(store)

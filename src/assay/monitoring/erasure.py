@@ -14,7 +14,6 @@ The audit entry records counts and the salted hash of the id, never the id.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,13 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assay.data.dataset import read_snapshot, write_snapshot
+from assay.data.dataset import read_snapshot
 from assay.errors import ArtifactNotFoundError
 from assay.monitoring.errors import MonitoringError
 from assay.monitoring.labelled import prediction_log_dir
 from assay.monitoring.labels import LABELS_DIR
 from assay.monitoring.parquet_rewrite import Rewrite, remove_rows
-from assay.project.erasures import ERASE_ACTION, ErasureList, erased_mask, erasure_list
+from assay.project.erasures import ERASE_ACTION, ErasureList, erased_mask, erasure_list, record_derived
 from assay.project.settings import STATE_DIR
 from assay.project.workspace import Project
 from assay.registry.records import DatasetVersion
@@ -200,19 +199,8 @@ def _erase_datasets(project: Project, entity_column: str, entity_id: str, erased
 def _replace_quarantine(project: Project, version: DatasetVersion, kept: pl.DataFrame, rows: int) -> str:
     """Store the quarantine without the entity's rows as a new version, then delete the old snapshot
     (nothing trains on a quarantine; the old record stays, its checks point at the replacement)."""
-    snapshot = write_snapshot(kept, project.scratch_dir)
-    try:
-        info = project.artifacts.put_file(snapshot)
-    finally:
-        snapshot.unlink(missing_ok=True)
-    digest = hashlib.sha256(f"{version.id}\n{info.sha256}".encode()).hexdigest()
-    replacement = DatasetVersion(
-        id=f"ds-{digest[:16]}", name=version.name, source_uri=version.source_uri,
-        content_hash=version.content_hash, snapshot_sha256=info.sha256, row_count=kept.height,
-        column_count=kept.width, schema=dict(version.schema), created_at=project.clock.now(),
-        created_by=project.actor, checks={**dict(version.checks), "erasure_of": version.id, "erased_rows": rows},
-    )
-    recorded = project.metadata.add_dataset(replacement)[0]
+    recorded = record_derived(project, version, kept, name=version.name,
+                              checks={**dict(version.checks), "erasure_of": version.id, "erased_rows": rows})
     still_used = any(v.snapshot_sha256 == version.snapshot_sha256 and v.id != version.id
                      for v in project.metadata.list_datasets(limit=_ALL))
     if not still_used:

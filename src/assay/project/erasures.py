@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -91,29 +92,29 @@ def exclude_erased(project: Project, dataset: DatasetVersion, frame: pl.DataFram
     if dropped == 0:
         return frame, Exclusion(dataset, dataset.id, 0)
     kept = frame.filter(~mask)
-    snapshot = write_snapshot(kept, project.scratch_dir)
+    recorded = record_derived(project, dataset, kept, name=dataset.name + ERASED_SUFFIX,
+                              checks={"erasure_of": dataset.id, "excluded_rows": dropped},
+                              profile_sha256=dataset.profile_sha256)
+    return kept, Exclusion(recorded, dataset.id, dropped)
+
+
+def record_derived(project: Project, source: DatasetVersion, rows: pl.DataFrame, *, name: str,
+                   checks: dict[str, Any], profile_sha256: str | None = None) -> DatasetVersion:
+    """Store `rows` (what is left of `source` after an erasure) as a snapshot and record it as a
+    dataset version derived from `source`: its id follows from the source and the new content."""
+    snapshot = write_snapshot(rows, project.scratch_dir)
     try:
         info = project.artifacts.put_file(snapshot)
     finally:
         snapshot.unlink(missing_ok=True)
-    digest = hashlib.sha256(f"{dataset.id}\n{info.sha256}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{source.id}\n{info.sha256}".encode()).hexdigest()
     derived = DatasetVersion(
-        id=f"ds-{digest[:16]}",
-        name=dataset.name + ERASED_SUFFIX,
-        source_uri=dataset.source_uri,
-        content_hash=dataset.content_hash,
-        snapshot_sha256=info.sha256,
-        row_count=kept.height,
-        column_count=kept.width,
-        schema=dict(dataset.schema),
-        created_at=project.clock.now(),
-        created_by=project.actor,
-        checks={"erasure_of": dataset.id, "excluded_rows": dropped},
-        profile_sha256=dataset.profile_sha256,
+        id=f"ds-{digest[:16]}", name=name, source_uri=source.source_uri, content_hash=source.content_hash,
+        snapshot_sha256=info.sha256, row_count=rows.height, column_count=rows.width, schema=dict(source.schema),
+        created_at=project.clock.now(), created_by=project.actor, checks=checks, profile_sha256=profile_sha256,
     )
-    recorded = project.metadata.add_dataset(derived)[0]
-    return kept, Exclusion(recorded, dataset.id, dropped)
+    return project.metadata.add_dataset(derived)[0]
 
 
 __all__ = ["ERASED_SUFFIX", "ERASE_ACTION", "ErasureList", "Exclusion", "entity_hash", "erased_mask",
-           "erasure_list", "exclude_erased"]
+           "erasure_list", "exclude_erased", "record_derived"]
