@@ -19,6 +19,9 @@ from assay.errors import (
     StoreError,
     TrainingError,
 )
+from assay.project.approvals import ApprovalError, ApprovalRequiredError
+from assay.security.identity import PermissionDeniedError
+from assay.security.keys import AuthError
 from assay.security.redaction import redact_text
 
 # Most specific first: the first matching class decides.
@@ -37,6 +40,10 @@ EXIT_CODES: tuple[tuple[type[AssayError], int], ...] = (
     (ScoringError, 12),
     (MonitoringError, 13),
     (BudgetExceededError, 14),
+    (PermissionDeniedError, 15),
+    (AuthError, 15),
+    (ApprovalRequiredError, 15),
+    (ApprovalError, 15),
 )
 EXIT_FAILED = 1  # the command ran and its verdict is "no" (e.g. reproduce found a difference)
 EXIT_USAGE = 2

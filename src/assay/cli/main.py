@@ -11,7 +11,7 @@ import typer
 
 from assay import __version__
 from assay.cli import checks, data, db, features, leakage, lifecycle, monitoring, readiness, records, scoring, serving
-from assay.cli import retention
+from assay.cli import approvals, retention
 from assay.cli.doctor import doctor_command
 from assay.cli import monitor_drift  # noqa: F401 - registers `assay monitor drift` on monitor_app
 from assay.cli import monitor_quality  # noqa: F401 - registers `assay labels ingest`, `assay monitor quality`
@@ -67,6 +67,7 @@ app.command("gc")(retention.gc_command)
 app.command("erase")(retention.erase_command)
 app.command("readiness")(readiness.readiness_command)
 app.command("doctor")(doctor_command)
+approvals.register(records.models)
 app.add_typer(records.models, name="models")
 app.add_typer(records.datasets, name="datasets")
 app.add_typer(records.runs, name="runs")

@@ -10,15 +10,18 @@ from pathlib import Path
 from types import ModuleType
 
 from assay.errors import AssayError
+from assay.project.approvals import ApprovalRequiredError, SelfApprovalError, approve
 from assay.project.deployment import DEPLOYABLE, deploy
 from assay.project.pipeline import TrainResult, train_project
 from assay.project.reporter import NullReporter, Reporter
 from assay.project.settings import Settings
 from assay.project.workspace import Project
+from assay.security.identity import identity_for
 from assay.spec.loader import SPEC_FILENAME
 
 DEMO_ROWS = 60_000
 DEMO_SEED = 7
+DEMO_TRAINER, DEMO_REVIEWER = "demo-trainer", "demo-reviewer"  # the two identities of the approval walk-through
 
 
 def example_dir(name: str = "credit") -> Path:
@@ -47,6 +50,7 @@ class DemoResult:
     data_path: Path
     result: TrainResult
     production: str | None = None  # the model the demo promoted, ready for `assay serve`
+    approval_steps: tuple[str, ...] = ()  # what the approval walk-through did, in order
 
 
 def create_demo_project(directory: Path | str, *, rows: int = DEMO_ROWS, seed: int = DEMO_SEED) -> Path:
@@ -76,20 +80,44 @@ def run_demo(
     seed: int = DEMO_SEED,
 ) -> DemoResult:
     """Create the demo project in `directory`, run ingest → validate → split → train → evaluate →
-    register, and promote the model to production when it passed its gates (ready for `assay serve`)."""
+    register, and, when the model passed its gates, walk the approval path (trained by
+    `demo-trainer`, approved by `demo-reviewer`: four-eyes) and promote it to production (ready
+    for `assay serve`)."""
     reporter = reporter or NullReporter()
     directory = Path(directory)
     with reporter.stage("generate data"):
         data_path = create_demo_project(directory, rows=rows, seed=seed)
+    settings = (settings or Settings()).model_copy(update={"actor": DEMO_TRAINER, "api_key": None})
     with Project.open(directory, settings=settings) as project:
         result = train_project(project, reporter=reporter, description="assay demo")
-        production = None
+        production, steps = None, ()
         if result.model.status in DEPLOYABLE and project.metadata.get_deployment(result.model.name).production is None:
+            with reporter.stage("approve (four-eyes)"):
+                steps = _walk_approvals(project, result.model.ref)
             with reporter.stage("promote to production"):
                 deploy(project, result.model.ref, mode="promote",
-                       reason="assay demo: the first model that passed its gates")
+                       reason="assay demo: the first model that passed its gates, approved by a reviewer")
             production = result.model.ref
-    return DemoResult(directory.resolve(), data_path, result, production)
+    return DemoResult(directory.resolve(), data_path, result, production, steps)
 
 
-__all__ = ["DEMO_ROWS", "DEMO_SEED", "DemoResult", "create_demo_project", "example_dir", "run_demo"]
+def _walk_approvals(project: Project, ref: str) -> tuple[str, ...]:
+    """The approval path a newcomer should see: promotion refused, self-approval refused, a second
+    identity reviews and approves."""
+    steps = []
+    try:
+        deploy(project, ref, mode="promote")
+    except ApprovalRequiredError as refused:
+        steps.append(f"{DEMO_TRAINER}: promote {ref} -> refused: {refused.message}")
+    try:
+        approve(project, ref, comment="my own model")
+    except SelfApprovalError as refused:
+        steps.append(f"{DEMO_TRAINER}: approve {ref} -> refused: {refused.message}")
+    reviewer = project.acting_as(identity_for(DEMO_REVIEWER, project.load_spec()[0].access, source="demo"))
+    state = approve(reviewer, ref, comment="assay demo: card, gates and lineage reviewed")
+    steps.append(f"{DEMO_REVIEWER}: approve {ref} -> {len(state.approved_by)} of {state.policy.required} "
+                 f"approvals; status {state.model.status.value}")
+    return tuple(steps)
+
+
+__all__ = ["DEMO_REVIEWER", "DEMO_ROWS", "DEMO_SEED", "DEMO_TRAINER", "DemoResult", "create_demo_project", "example_dir", "run_demo"]

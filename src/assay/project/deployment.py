@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from assay.errors import AssayError, RegistryError
+from assay.project.approvals import policy_of, require_approval
 from assay.project.workspace import ModelRef, Project
 from assay.registry.records import PRODUCTION_ALIAS, Deployment, ModelStatus, ModelVersion
+from assay.security.identity import Action
 
 DEPLOYABLE = (ModelStatus.CANDIDATE, ModelStatus.APPROVED)
 
@@ -34,6 +36,7 @@ def deploy(project: Project, ref: str, *, mode: Literal["shadow", "canary", "pro
            reason: str = "") -> DeploymentChange:
     """Start a shadow or a canary of `ref`, or promote it to production."""
     model = _deployable(project, ref)
+    project.require(Action.DEPLOY, subject=model.ref)
     current = project.metadata.get_deployment(model.name)
     common = {"actor": project.actor, "at": project.clock.now(), "details": {"model": model.ref}}
     if mode == "shadow":
@@ -53,6 +56,8 @@ def deploy(project: Project, ref: str, *, mode: Literal["shadow", "canary", "pro
                                   hint=f"promote one first: assay deploy {model.ref} --promote")
         if model.version == current.production:
             raise DeploymentError(f"{model.ref} is already in production", hint="canary another version")
+        if policy_of(project).canary:
+            require_approval(project, model, alias=PRODUCTION_ALIAS, doing="take live traffic as a canary")
         state = project.metadata.change_deployment(
             model.name, canary=model.version, canary_percent=float(percent),
             shadow=None if current.shadow == model.version else current.shadow, fallback=current.fallback,
@@ -61,6 +66,7 @@ def deploy(project: Project, ref: str, *, mode: Literal["shadow", "canary", "pro
                                                  "its guards roll it back on a breach")
     if model.version == current.production:
         raise DeploymentError(f"{model.ref} is already in production", hint="nothing to do")
+    require_approval(project, model, alias=PRODUCTION_ALIAS, doing="become production")
     state = promote_version(project, model, current, reason=reason or f"promote {model.ref}")
     before = f" (was version {current.production})" if current.production is not None else ""
     return DeploymentChange("promote", state, f"{model.ref} is now production{before}; servers switch once "
@@ -85,9 +91,14 @@ def rollback(project: Project, name: str | None = None, *, target: Literal["prod
              details: Mapping[str, Any] | None = None) -> DeploymentChange:
     """Production back to the model it replaced; or end the canary or the shadow.
 
-    `actor` overrides the project's (a server's canary guard acts as itself); with `only_canary`,
-    a canary is ended only if it is still that version (a newer canary is left alone)."""
+    `actor` overrides the project's: a server's canary guard acts as itself, under the authority
+    the spec's canary guards give it, so no role is checked; otherwise the acting identity needs
+    `deployments:change`. No approval is needed: production goes back to the version it replaced.
+    With `only_canary`, a canary is ended only if it is still that version (a newer canary is left
+    alone)."""
     name = name or project.load_spec()[0].model.name
+    if actor is None:
+        project.require(Action.DEPLOY, subject=name)
     current = project.metadata.get_deployment(name)
     common = {"actor": actor or project.actor, "at": project.clock.now()}
     if target == "canary":

@@ -6,7 +6,9 @@ import re
 
 from assay.errors import NotFoundError, RegistryError
 from assay.project.workspace import ModelRef, Project
+from assay.project.approvals import policy_of, require_approval
 from assay.project.deployment import promote_version
+from assay.security.identity import Action
 from assay.registry.records import PRODUCTION_ALIAS, AliasChange, ModelStatus, ModelVersion
 
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -32,6 +34,10 @@ def move_alias(project: Project, ref: str | ModelRef, alias: str, *, reason: str
             f"`assay models status {model.ref} candidate --reason \"...\"` first",
         )
     alias = check_alias_name(alias)
+    protected = alias in policy_of(project).protected_aliases
+    project.require(Action.DEPLOY if protected else Action.MANAGE_MODELS, subject=f"{model.name}@{alias}")
+    if protected:
+        require_approval(project, model, alias=alias, doing=f"take the protected alias {alias}")
     if alias == PRODUCTION_ALIAS:
         current = project.metadata.get_deployment(model.name)
         if current.production != model.version:  # the same bookkeeping as `assay deploy --promote`
@@ -43,6 +49,8 @@ def move_alias(project: Project, ref: str | ModelRef, alias: str, *, reason: str
 
 
 def remove_alias(project: Project, name: str, alias: str, *, reason: str = "") -> AliasChange:
+    protected = alias in policy_of(project).protected_aliases
+    project.require(Action.DEPLOY if protected else Action.MANAGE_MODELS, subject=f"{name}@{alias}")
     if project.metadata.get_alias(name, alias) is None:
         raise NotFoundError("alias", f"{name}@{alias}", hint=f"run `assay models list --name {name}` to see its aliases")
     return project.metadata.set_alias(name, alias, None, actor=project.actor, reason=reason, at=project.clock.now())
@@ -55,6 +63,12 @@ def set_status(project: Project, ref: str | ModelRef, status: ModelStatus | str,
         choices = ", ".join(s.value for s in ModelStatus)
         raise RegistryError(f"{status!r} is not a model status", hint=f"choose one of {choices}") from None
     model = project.resolve_model(ref)
+    identity = project.require(Action.MANAGE_MODELS, subject=model.ref)
+    if wanted == ModelStatus.APPROVED and model.status != ModelStatus.APPROVED:
+        raise RegistryError(f"{model.ref} becomes approved through reviews, not by setting its status",
+                            hint=f"a reviewer runs `assay models approve {model.ref} --comment \"...\"`")
+    if model.status == ModelStatus.REJECTED and wanted != ModelStatus.REJECTED:
+        identity.require(Action.OVERRIDE_GATES, subject=model.ref)
     return project.metadata.set_model_status(
         model.name, model.version, wanted, actor=project.actor, reason=reason, at=project.clock.now()
     )

@@ -16,6 +16,8 @@ from assay.registry.artifacts import FsspecArtifactStore
 from assay.registry.records import ModelVersion
 from assay.registry.sql import SqlMetadataStore
 from assay.registry.store import ArtifactStore, MetadataStore
+from assay.security.identity import Action, Identity, identity_for
+from assay.security.keys import key_identity, verified_record
 from assay.security.providers import SecretProviders
 from assay.security.secrets import resolve_secret
 from assay.spec.loader import SPEC_FILENAME, load_spec
@@ -63,13 +65,18 @@ class Project:
         clock: Clock,
         actor: str,
         new_id: Callable[[], str] = new_run_id,
+        identity: Identity | None = None,
+        actor_source: str = "os-user",
     ) -> None:
         self.root = root
         self.metadata = metadata
         self.artifacts = artifacts
         self.clock = clock
-        self.actor = actor
+        self.actor = identity.name if identity is not None else actor
         self.new_id = new_id
+        self._identity = identity
+        self._actor_source = actor_source
+        self._owns_stores = True
 
     @classmethod
     def open(cls, path: Path | str = ".", *, settings: Settings | None = None, clock: Clock | None = None) -> Project:
@@ -96,11 +103,43 @@ class Project:
         except Exception:
             metadata.close()
             raise
+        identity = None
+        if settings.api_key is not None:
+            try:
+                record = verified_record(settings.api_key.get_secret_value(), metadata.get_api_key)
+            except Exception:
+                metadata.close()
+                raise
+            identity = key_identity(record)
         artifacts = FsspecArtifactStore(settings.artifacts_url or str(state / "artifacts"))
-        return cls(root, metadata=metadata, artifacts=artifacts, clock=clock or SystemClock(), actor=settings.resolved_actor())
+        return cls(root, metadata=metadata, artifacts=artifacts, clock=clock or SystemClock(),
+                   actor=settings.resolved_actor(), identity=identity, actor_source=settings.actor_source)
 
     def close(self) -> None:
-        self.metadata.close()
+        if self._owns_stores:
+            self.metadata.close()
+
+    # --- who is acting ----------------------------------------------------------
+
+    @property
+    def identity(self) -> Identity:
+        """Who is acting and with which roles: an API key's, or `actor`'s under the spec's `access`
+        (local mode, with no users declared: admin)."""
+        if self._identity is None:
+            self._identity = identity_for(self.actor, self.load_spec()[0].access, source=self._actor_source)
+        return self._identity
+
+    def require(self, action: Action, *, subject: str = "") -> Identity:
+        """The acting identity if one of its roles grants `action`; `PermissionDeniedError` otherwise."""
+        return self.identity.require(action, subject=subject)
+
+    def acting_as(self, identity: Identity) -> Project:
+        """This project and its stores with `identity` acting (a server acting for one request).
+        Closing the view leaves the stores open."""
+        view = Project(self.root, metadata=self.metadata, artifacts=self.artifacts, clock=self.clock,
+                       actor=identity.name, new_id=self.new_id, identity=identity)
+        view._owns_stores = False
+        return view
 
     def __enter__(self) -> Project:
         return self

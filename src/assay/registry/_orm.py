@@ -31,6 +31,7 @@ from sqlalchemy.types import TypeDecorator
 
 from assay.registry.records import (
     AliasChange,
+    Approval,
     AuditEntry,
     DatasetVersion,
     ModelStatus,
@@ -229,6 +230,25 @@ class AliasChangeRow(Base):
             reason=self.reason,
             at=self.at,
         )
+
+
+class ApprovalRow(Base):
+    """A reviewer's approve or reject of a model version; rows are only ever added."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_model_name_version", "model_name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(255), ForeignKey("registered_models.name"))
+    version: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(255))
+    comment: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def to_record(self) -> Approval:
+        return Approval(id=self.id, model_name=self.model_name, version=self.version, decision=self.decision,
+                        actor=self.actor, comment=self.comment, at=self.at)
 
 
 class AuditRow(Base):

@@ -121,6 +121,23 @@ class Deployment:
 
 
 @dataclass(frozen=True, slots=True)
+class Approval:
+    """A reviewer's decision on a model version: `decision` is "approve" or "reject"."""
+
+    id: int
+    model_name: str
+    version: int
+    decision: str
+    actor: str
+    comment: str
+    at: datetime
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model_name}:{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One append-only audit-log entry. `seq` is assigned by the store, strictly increasing."""
 
@@ -138,6 +155,7 @@ class AuditEntry:
 __all__ = [
     "PRODUCTION_ALIAS",
     "AliasChange",
+    "Approval",
     "AuditEntry",
     "DatasetVersion",
     "Deployment",

@@ -24,6 +24,7 @@ from assay.registry._orm import (
     AliasChangeRow,
     AliasRow,
     ApiKeyRow,
+    ApprovalRow,
     AuditRow,
     DatasetRow,
     ModelRow,
@@ -38,6 +39,7 @@ from assay.registry._sql_versioning import insert_if_absent, next_version
 from assay.registry.records import (
     PRODUCTION_ALIAS,
     AliasChange,
+    Approval,
     AuditEntry,
     DatasetVersion,
     Deployment,
@@ -337,6 +339,40 @@ class SqlMetadataStore:
                 at=at,
             )
             return record
+
+    # --- approvals --------------------------------------------------------------
+
+    def add_approval(
+        self, name: str, version: int, decision: str, *, actor: str, comment: str, at: datetime,
+        status: ModelStatus | None = None,
+    ) -> Approval:
+        """Record a reviewer's "approve" or "reject" of `name:version` with its audit entry, and, when
+        `status` is given, set the model's status in the same transaction (audited as well)."""
+        if decision not in ("approve", "reject"):
+            raise ValueError(f"decision must be 'approve' or 'reject', not {decision!r}")
+        at = utc(at, "at")
+        with self._write() as session:
+            model = _model_row(session, name, version, for_update=True)
+            row = ApprovalRow(model_name=name, version=version, decision=decision, actor=actor, comment=comment, at=at)
+            session.add(row)
+            session.flush()
+            record = row.to_record()
+            _audit(session, actor=actor, action=f"model.{decision}d", subject=record.ref,
+                   details={"approval_id": record.id, "comment": comment}, at=at)
+            if status is not None and model.status != ModelStatus(status).value:
+                previous, model.status = model.status, ModelStatus(status).value
+                session.flush()
+                _audit(session, actor=actor, action="model.status", subject=record.ref,
+                       details={"from": previous, "to": model.status, "reason": f"approval {record.id}"}, at=at)
+            return record
+
+    def list_approvals(self, name: str, version: int | None = None) -> list[Approval]:
+        """Oldest first."""
+        query = select(ApprovalRow).where(ApprovalRow.model_name == name).order_by(ApprovalRow.id)
+        if version is not None:
+            query = query.where(ApprovalRow.version == version)
+        with self._read() as session:
+            return [row.to_record() for row in session.scalars(query)]
 
     # --- aliases --------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from assay.registry.records import (
     AliasChange,
+    Approval,
     AuditEntry,
     DatasetVersion,
     Deployment,
@@ -81,6 +82,12 @@ class MetadataStore(Protocol):
     ) -> ModelVersion: ...
 
     # aliases
+    def add_approval(
+        self, name: str, version: int, decision: str, *, actor: str, comment: str, at: datetime,
+        status: ModelStatus | None = None,
+    ) -> Approval: ...
+    def list_approvals(self, name: str, version: int | None = None) -> list[Approval]: ...  # oldest first
+
     def set_alias(
         self, name: str, alias: str, version: int | None, *, actor: str, reason: str, at: datetime
     ) -> AliasChange:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assay.security.identity import Identity, PermissionDeniedError, identity_for
 from assay.security.keys import (
     PERMISSIONS,
     Action,
@@ -43,6 +44,9 @@ __all__ = [
     "REDACTED",
     "Action",
     "ApiKey",
+    "Identity",
+    "PermissionDeniedError",
+    "identity_for",
     "AuthError",
     "EnvFileProvider",
     "ForbiddenError",

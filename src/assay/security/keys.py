@@ -14,13 +14,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from types import MappingProxyType
 
 from assay.errors import AssayError
+from assay.security.identity import PERMISSIONS, Action, Identity, Role, can
 
 _HASH_SCHEME = "sha256:"
 _ID_BYTES = 8
@@ -30,39 +29,7 @@ _KEY = re.compile(r"([a-z][a-z0-9]{0,15})_([0-9a-f]{%d})_([0-9a-f]{%d})" % (2 * 
 _NEW_KEY_HINT = "ask an admin for a key (`assay keys create`)"
 
 
-class Role(StrEnum):
-    PREDICT = "predict"
-    READ = "read"
-    DEPLOY = "deploy"
-    ADMIN = "admin"
-
-
-class Action(StrEnum):
-    PREDICT = "predict"
-    LIST_MODELS = "models:list"
-    READ_LINEAGE = "lineage:read"
-    READ_METRICS = "metrics:read"
-    DEPLOY = "models:deploy"  # promote, move aliases, canary, roll back
-    MANAGE_KEYS = "keys:manage"
-
-
-_READ_ACTIONS = frozenset({Action.LIST_MODELS, Action.READ_LINEAGE, Action.READ_METRICS})
-
-# Least privilege: roles are not a ladder. A prediction client cannot read the registry, and a
-# reader or deployer cannot call predict; admin can do every action, including ones added later.
-PERMISSIONS: Mapping[Role, frozenset[Action]] = MappingProxyType(
-    {
-        Role.PREDICT: frozenset({Action.PREDICT}),
-        Role.READ: _READ_ACTIONS,
-        Role.DEPLOY: _READ_ACTIONS | {Action.DEPLOY},
-        Role.ADMIN: frozenset(Action),
-    }
-)
-
-
-def can(role: Role, action: Action) -> bool:
-    """Whether `role` may perform `action` (see `PERMISSIONS`)."""
-    return Action(action) in PERMISSIONS[Role(role)]
+# Roles and actions are the one model in `assay.security.identity`; keys carry one role each.
 
 
 # --- errors -----------------------------------------------------------------
@@ -210,15 +177,25 @@ def authorize(header: str | None, lookup: Callable[[str], ApiKey | None], action
     unknown, mismatched or revoked key; `ForbiddenError` (403) when the role does not allow `action`.
     `lookup(key_id)` returns the stored record or None.
     """
-    key = parse_bearer(header)
+    record = verified_record(parse_bearer(header), lookup)
+    if not can(record.role, action):
+        raise ForbiddenError(record, Action(action))
+    return record
+
+
+def verified_record(key: str, lookup: Callable[[str], ApiKey | None]) -> ApiKey:
+    """The stored record of `key` when the key matches it and is not revoked (`InvalidKeyError` otherwise)."""
     record = lookup(key_id(key))
     if record is None or not verify(key, record.hash):
         raise InvalidKeyError("unknown")
     if record.is_revoked:  # reported only to a caller who proved they hold the key
         raise InvalidKeyError("revoked", key_id=record.id)
-    if not can(record.role, action):
-        raise ForbiddenError(record, Action(action))
     return record
+
+
+def key_identity(record: ApiKey) -> Identity:
+    """The identity a verified key acts as: `key:NAME` with the key's role."""
+    return Identity.of(f"key:{record.name}", [record.role], "api-key")
 
 
 def _parse_key(key: str) -> re.Match[str]:
@@ -242,8 +219,10 @@ __all__ = [
     "authorize",
     "can",
     "generate_key",
+    "key_identity",
     "key_hash",
     "key_id",
     "parse_bearer",
+    "verified_record",
     "verify",
 ]

@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from assay.spec.base import SpecModel, at
 from assay.spec.serving import ServingSpec
 from assay.spec.monitoring import MonitoringSpec
+from assay.spec.access import AccessSpec, ApprovalsSpec
 from assay.spec.budgets import BudgetsSpec
 from assay.spec.retention import RetentionSpec
 from assay.spec.evaluation import (
@@ -376,6 +377,8 @@ class Spec(_Model):
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     budgets: BudgetsSpec = Field(default_factory=BudgetsSpec)
     retention: RetentionSpec = Field(default_factory=RetentionSpec)
+    access: AccessSpec = Field(default_factory=AccessSpec)
+    approvals: ApprovalsSpec = Field(default_factory=ApprovalsSpec)
     features: dict[FeatureName, FeatureSpec] = Field(
         default_factory=dict,
         description="Versioned features computed from data.events: feature name -> definition.",

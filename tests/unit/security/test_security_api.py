@@ -11,7 +11,7 @@ import assay.security
 def test_public_api_is_exactly_the_curated_names() -> None:
     assert sorted(assay.security.__all__) == sorted(
         [
-            "PERMISSIONS", "REDACTED", "Action", "ApiKey", "AuthError", "EnvFileProvider", "ForbiddenError",
+            "PERMISSIONS", "REDACTED", "Action", "ApiKey", "Identity", "PermissionDeniedError", "identity_for", "AuthError", "EnvFileProvider", "ForbiddenError",
             "InvalidKeyError", "MalformedCredentialsError", "MissingCredentialsError", "Role", "Secret",
             "SecretEmptyError", "SecretError", "SecretFileModeError", "SecretNotFoundError", "SecretProvider",
             "SecretProviders", "SecretRef", "SecretUnavailableError", "TokenValueError", "Tokeniser", "TokeniserKeyError", "UnauthenticatedError", "authorize",
