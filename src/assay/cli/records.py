@@ -314,6 +314,43 @@ def models_card(
     stdout().print(str(html_path))
 
 
+@models.command("review")
+def models_review(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME:VERSION, NAME@ALIAS, or NAME (the newest version)."),
+    html: Path | None = typer.Option(None, "--html", help="Also write the review as one self-contained HTML page to this file (the model card is written beside it and linked)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show what a reviewer needs before approving a model version for production, in one place.
+
+    The model card's verdict and key metrics, the evaluation gates as the run recorded them, the leakage waivers its spec accepted, and the diff against the model now in production of the same name: test metrics (both values and the delta, primary metric first), input features added, removed or retyped, the training dataset version, and a unified diff of the two spec snapshots.
+
+    Nothing is retrained or rescored: the review is read from the records, so it is the same every time. With no model in production the diff section says so (first production model).
+
+    Example: assay models review credit-default:2 --html review.html
+    """
+    from assay.project.review import review  # imports the evaluation stack
+    from assay.project.review_page import render_review_html, render_review_text
+
+    with open_project(ctx) as project:
+        found = review(project, ref)
+        if html is not None:
+            from assay.project.model_card import write_card
+            from assay.project.page import write_atomic
+
+            html.parent.mkdir(parents=True, exist_ok=True)
+            card_path, _ = write_card(project, found.model.ref, html.parent)
+            write_atomic(html, render_review_html(found, card_href=card_path.name))
+    if as_json:
+        print_json(found.to_dict())
+        return
+    out = stdout()
+    for line in render_review_text(found):
+        out.print(line, markup=False, emoji=False)
+    if html is not None:
+        out.print(f"review page: {html}", markup=False)
+
+
 # Its commands (`log`, `verify`) are in `assay.cli.audit`.
 audit = typer.Typer(help="The append-only, hash-chained audit log of every recorded change.", no_args_is_help=True)
 
