@@ -130,7 +130,7 @@ def test_alias_moves_are_recorded_with_actor_and_reason(
     with Project.open(project_dir, settings=Settings(actor="alice")) as project:
         entries = [e for e in project.metadata.list_audit() if e.action == "alias.moved"]
         assert [(e.subject, e.details.get("reason")) for e in entries][0] == (
-            "credit-default@production", "assay demo: the first model that passed its gates")
+            "credit-default@production", "assay demo: the first model that passed its gates, approved by a reviewer")
         assert [(e.actor, e.details.get("reason")) for e in entries[1:]] == [("alice", "first release"), ("alice", "rollback drill")]
         assert project.metadata.get_alias("credit-default", "staging") is None
     code, _, err = cli(capsys, "-C", str(project_dir), "models", "show", "credit-default@staging")

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from tests.governance_support import approve_as_reviewer
 from assay.project import Project, Settings
 from cli_runner import cli, cli_json
 
@@ -122,6 +123,7 @@ def test_passing_gates_register_a_candidate(tmp_path: Path, capsys: pytest.Captu
 def test_a_model_significantly_worse_than_production_is_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = _project(tmp_path, extra="  gates:\n    - {no_regression_vs: production}\n")
     cli_json(capsys, "-C", str(folder), "run")
+    approve_as_reviewer(folder, "loans:1")
     assert cli(capsys, "-C", str(folder), "models", "alias", "loans:1", "production")[0] == 0
     again = cli_json(capsys, "-C", str(folder), "run")  # the same model again: no significant difference
     with Project.open(folder, settings=Settings()) as project:
@@ -131,7 +133,7 @@ def test_a_model_significantly_worse_than_production_is_rejected(tmp_path: Path,
     code, _, err = cli(capsys, "-C", str(folder), "run")  # a model that only sees noise
     assert code == 11 and "no regression vs production" in err and "worse" in err
     statuses = {m["ref"]: m["status"] for m in cli_json(capsys, "-C", str(folder), "models", "list")}
-    assert statuses["loans:3"] == "rejected" and statuses["loans:1"] == "candidate"
+    assert statuses["loans:3"] == "rejected" and statuses["loans:1"] == "approved"  # the reviewer's approval
 
 
 def test_gate_metrics_are_checked_when_the_spec_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -293,6 +295,7 @@ def test_every_candidate_is_compared_with_production_even_without_a_gate(tmp_pat
     folder = _project(tmp_path)
     first = cli_json(capsys, "-C", str(folder), "run")
     assert first["comparisons"] == {}  # nothing holds production yet
+    approve_as_reviewer(folder, "loans:1")
     assert cli(capsys, "-C", str(folder), "models", "alias", "loans:1", "production")[0] == 0
     _project(tmp_path, features="[noise]")
     second = cli_json(capsys, "-C", str(folder), "run")  # no gates: registered, but the evidence is there

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.governance_support import approve_as_reviewer
 from assay.monitoring.readiness import readiness
 from assay.project.demo import run_demo
 from assay.project.workspace import Project
@@ -28,11 +29,11 @@ SVG_NAMESPACES = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
 PROVIDED = {
     "data-1", "data-4", "data-5", "model-4", "model-7", "infra-1", "infra-2", "infra-3",
     "monitoring-2", "monitoring-3", "monitoring-4", "monitoring-5",
-    "lineage", "leakage-gate", "reproducibility", "immutable-artifact", "calibration", "fairness",
+    "lineage", "approvals", "leakage-gate", "reproducibility", "immutable-artifact", "calibration", "fairness",
 }
 LACKED = {  # item -> a word its explanation must contain
     "monitoring-slos": "monitoring.slos", "runbooks": "runbooks", "rollout-history": "canary",
-    "infra-6": "canary", "approvals": "approval", "model-2": "labels", "monitoring-7": "labels",
+    "infra-6": "canary", "model-2": "labels", "monitoring-7": "labels",
     "retention": "retention",
 }
 
@@ -101,7 +102,8 @@ def test_what_the_demo_lacks_fails_with_the_reason(demo: Path) -> None:
         item = report.item(item_id)
         assert item.status == "fail" and item.points == 0, item_id
         assert word in item.explanation, (item_id, item.explanation)
-    assert "no approval policy" in report.item("approvals").explanation
+    approvals = report.item("approvals")  # the demo walks four-eyes: demo-reviewer approved
+    assert approvals.explanation.startswith("approved by demo-reviewer (1 required from role approver, four-eyes)")
     assert report.item("data-3").status == "not applicable" and report.item("data-3").explanation
 
 
@@ -199,9 +201,17 @@ def test_a_canary_and_a_fallback_pass_the_rollout_items(copy: Path, capsys: pyte
     for item_id in ("infra-6", "rollout-history"):
         assert items[item_id]["status"] == "pass"
         assert f"audit:{canary.seq}" in {e["record"] for e in items[item_id]["evidence"]}
+    assert items["approvals"]["status"] == "fail" and "0 of 1 approvals" in items["approvals"]["explanation"]
+    code, _, err = cli(capsys, "-C", str(copy), "deploy", "credit-default:2", "--promote")
+    assert code == 15 and "approval-required" in err
+    approve_as_reviewer(copy, "credit-default:2")
     cli_json(capsys, "-C", str(copy), "deploy", "credit-default:2", "--promote")
     items = {i["id"]: i for i in cli_json(capsys, "-C", str(copy), "readiness", "credit-default:2")["items"]}
     assert items["infra-7"]["status"] == "pass" and "version 1" in items["infra-7"]["explanation"]
+    with Project.open(copy) as project:
+        approved = project.metadata.list_audit(subject="credit-default:2", action="model.approved")[-1]
+    assert items["approvals"]["status"] == "pass" and approved.actor == "test-reviewer"
+    assert f"audit:{approved.seq}" in {e["record"] for e in items["approvals"]["evidence"]}
 
 
 def test_a_failed_reproduction_and_an_altered_record_fail_their_items(copy: Path,

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from cli_runner import cli, cli_json
 
+from tests.governance_support import approve_as_reviewer
 from assay.project import Project
 from assay.project.demo import create_demo_project, run_demo
 from assay.project.pipeline import train_project
@@ -121,7 +122,8 @@ def test_cli_json_is_the_review(second_dir: Path, capsys: pytest.CaptureFixture[
     found, *_ = _models(second_dir)
     printed = cli_json(capsys, "-C", str(second_dir), "models", "review", "credit-default:2")
     assert printed == json.loads(json.dumps(found.to_dict()))
-    assert printed["approvals"] == [] and printed["policy"] is None
+    assert printed["approvals"] == [] and printed["policy"]["met"] is False
+    assert printed["policy"]["missing"].startswith("it has 0 of 1 approvals")
     code, out, err = cli(capsys, "-C", str(second_dir), "models", "review", "credit-default:2")
     assert code == 0, err
     assert "production: credit-default:1" in out and f"removed {REMOVED}" in out and "+    max_iter: 120" in out
@@ -164,14 +166,21 @@ def test_review_without_production_says_first_production_model(tmp_path: Path) -
     assert "first production model" in page and "<script" not in page
 
 
-def test_approvals_show_when_given(second_dir: Path) -> None:
-    found, *_ = _models(second_dir)
-    at = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
-    approved = replace(found, approvals=({"actor": "alice", "at": at},), policy={"required": 2})
-    assert "approvals: none recorded" in render_review_text(found)
-    assert f"approvals: 1 of 2 (alice, {at})" in render_review_text(approved)
-    assert approved.to_dict()["approvals"] == [{"actor": "alice", "at": at.isoformat()}]
-    assert approved.to_dict()["policy"] == {"required": 2}
+def test_approvals_show_what_the_policy_still_needs_then_who_approved(second_dir: Path, tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(second_dir, tmp_path / "approved"))
+    with Project.open(copy) as project:
+        before = review(project, "credit-default:2")
+    assert any(line.startswith("approvals: 0 of 1; still needed: it has 0 of 1 approvals") for line in
+               render_review_text(before))
+    approve_as_reviewer(copy, "credit-default:2", reviewer="alice")
+    with Project.open(copy) as project:
+        after = review(project, "credit-default:2")
+    (decision,) = after.to_dict()["approvals"]
+    assert (decision["decision"], decision["actor"], decision["comment"]) == ("approve", "alice", "reviewed in a test")
+    assert after.to_dict()["policy"]["approved_by"] == ["alice"] and after.to_dict()["policy"]["met"] is True
+    line = next(line for line in render_review_text(after) if line.startswith("approvals:"))
+    assert line.startswith("approvals: 1 of 1 (approve by alice at ") and line.endswith("the policy is met")
+    assert "approve by alice" in render_review_html(after)
 
 
 def test_a_resolved_secret_never_shows_in_the_review(second_dir: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 
 from fsspec.spec import AbstractFileSystem
 
+from assay.security.identity import Action
 from assay.batch.dispatch import WorkerPool, dispatch
 from assay.batch.errors import ScoringError
 from assay.batch.options import ScoreOptions
@@ -130,6 +131,7 @@ def score(
     """Score `input_url` with a registered model into `output_url` (see the module docstring)."""
     options = options or ScoreOptions()
     try:
+        project.require(Action.SCORE, subject=model_ref)
         return _score(project, model_ref, input_url=input_url, output_url=output_url, engine=engine, options=options,
                       progress=progress, note=on_event or (lambda message: None), input_fs=input_fs,
                       output_fs=output_fs)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from assay.security.identity import Action
 from assay.monitoring.alerts import (
     Alert,
     AlertSink,
@@ -129,6 +130,7 @@ def prediction_log_root(project: Project, spec: Spec, model_name: str) -> Path:
 def check_slos(project: Project, spec: Spec, sinks: Sequence[AlertSink], *, now: datetime,
                options: CheckOptions = CheckOptions()) -> CheckResult:  # noqa: B008 - frozen value
     """Evaluate every SLO of the spec at `now`, send due alerts, record what was sent."""
+    project.require(Action.MONITOR, subject="monitor check")
     monitoring = spec.monitoring
     name, version = _model(project, options.model or spec.model.name)
     events = [s for s in monitoring.slos if s.kind not in WINDOWED_KINDS]

@@ -22,6 +22,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assay.security.identity import Action
 from assay.data.dataset import read_snapshot
 from assay.errors import ArtifactNotFoundError
 from assay.monitoring.errors import MonitoringError
@@ -99,6 +100,7 @@ class ErasureResult:
 
 def erase_entity(project: Project, spec: Spec, entity_id: str, *, apply: bool = True) -> ErasureResult:
     """Remove `entity_id`'s rows (see the module docstring); with `apply=False` only count them."""
+    project.require(Action.ERASE if apply else Action.READ_LOGS, subject="erase")
     if not entity_id.strip():
         raise ErasureError("the entity id is empty", hint="pass the id as it appears in the data, e.g. --entity C-1042")
     if spec.data.entity is None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from assay.security.identity import Action
 from assay.monitoring.labelled import (
     KEY,
     MATCHED,
@@ -84,6 +85,7 @@ def ingest_labels(
 ) -> IngestSummary:
     """Check the file (nothing is stored when any row is bad), store it unless the same file was
     ingested before, and report how its labels join the model's prediction log."""
+    project.require(Action.WRITE_DATASETS, subject="labels")
     spec, _ = project.load_spec()
     columns = label_columns(spec, label=label_column, entity=entity_column, time=time_column)
     labels = read_labels_file(path, key=key, columns=columns, task=spec.model.task, classes=model_classes(project, spec))

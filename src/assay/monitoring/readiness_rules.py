@@ -11,6 +11,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from assay.project.approvals import approval_state
 from assay.errors import AssayError
 from assay.monitoring.readiness_facts import (
     RULES_SECTION,
@@ -159,14 +160,20 @@ def _runbooks(f: Facts) -> ReadinessItem:
 
 def _approvals(f: Facts) -> ReadinessItem:
     title = "Approvals"
-    if getattr(f.spec, "approvals", None) is None:
-        return failed(S, "approvals", title, "no approval policy: the spec has no approvals section")
-    evidence = [e for e in f.audit if e.action.startswith("approval") and e.subject == f.model.ref]
-    if not evidence:
-        return failed(S, "approvals", title, f"{f.model.ref} has no recorded approval",
-                      [spec_evidence("approval policy", "approvals")])
-    return passed(S, "approvals", title, f"{len(evidence)} approval record(s) for {f.model.ref}",
-                  [spec_evidence("approval policy", "approvals"),
+    policy = f.spec.approvals
+    if policy.required == 0 or not policy.protected_aliases:
+        return failed(S, "approvals", title, "approvals are off: approvals.required is 0 or no alias is protected")
+    state = approval_state(f.project, f.model, policy)
+    if not state.met:
+        return failed(S, "approvals", title, f"{f.model.ref} does not meet the approval policy: {state.missing()}",
+                      [spec_evidence("approval policy", "approvals.protected_aliases")])
+    evidence = [e for e in f.audit if e.action == "model.approved" and e.subject == f.model.ref
+                and e.actor in state.approved_by]
+    four_eyes = ", four-eyes" if policy.four_eyes else ""
+    return passed(S, "approvals", title,
+                  f"approved by {', '.join(state.approved_by)} ({policy.required} required from role "
+                  f"{policy.role}{four_eyes}); protected: {', '.join(policy.protected_aliases)}",
+                  [spec_evidence("approval policy", "approvals.protected_aliases"),
                    *(Evidence(f"audit: {e.action} by {e.actor}", f"audit:{e.seq}") for e in evidence)])
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from assay.security.identity import Action
 from assay.monitoring.erasure import QUARANTINE_SUFFIX
 from assay.monitoring.labelled import prediction_log_dir
 from assay.monitoring.labels import LABELS_DIR, LabelStore
@@ -100,6 +101,7 @@ def plan_gc(project: Project, spec: Spec, *, now: datetime) -> GcPlan:
 
 def apply_gc(project: Project, plan: GcPlan) -> None:
     """Delete every planned item, then record what went in the audit log (one entry)."""
+    project.require(Action.ERASE, subject="gc")
     for item in plan.items:
         if item.policy == "prediction_logs":
             _remove_folder(Path(item.target))

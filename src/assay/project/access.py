@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from assay.security.identity import Action
 from assay.errors import AssayError
 from assay.project.workspace import Project
 from assay.security.keys import ApiKey, Role, generate_key, key_id
@@ -17,6 +18,7 @@ class KeyNameError(AssayError, ValueError):
 
 def create_key(project: Project, *, role: Role | str, name: str) -> tuple[str, ApiKey]:
     """A new key with `role`: `(key, record)`. The key is returned once and never stored."""
+    project.require(Action.MANAGE_KEYS, subject="keys")
     if not _NAME.match(name):
         raise KeyNameError(f"{name!r} is not a key name",
                            hint="use 1-64 letters, digits, spaces or . _ @ -, e.g. --name checkout-service")
@@ -26,10 +28,12 @@ def create_key(project: Project, *, role: Role | str, name: str) -> tuple[str, A
 
 
 def list_keys(project: Project) -> list[ApiKey]:
+    project.require(Action.MANAGE_KEYS, subject="keys")
     return project.metadata.list_api_keys()
 
 
 def revoke_key(project: Project, kid: str) -> ApiKey:
+    project.require(Action.MANAGE_KEYS, subject=f"key:{kid}")
     return project.metadata.revoke_api_key(kid, actor=project.actor, at=project.clock.now())
 
 

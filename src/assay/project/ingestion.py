@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
+from assay.security.identity import Action
 from assay.data.checks import CheckResult, ValidationReport, rows_phrase
 from assay.data.dataset import (
     SPLIT_COLUMN,
@@ -79,6 +80,7 @@ def validate(project: Project, *, spec: Spec | None = None) -> PreparedDataset:
 def ingest(project: Project, *, spec: Spec | None = None, reporter: Reporter | None = None) -> IngestResult:
     """Validate the source and record it as a dataset version (idempotent: same data, same version)."""
     reporter = reporter or NullReporter()
+    project.require(Action.WRITE_DATASETS, subject="dataset")
     spec = spec or project.load_spec()[0]
     schema = spec.data.data_schema
     with reporter.stage("validate"):

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from assay.security.identity import Action
 from assay.data.dataset import read_snapshot
 from assay.errors import AssayError, BudgetExceededError, DataError, GatesFailedError
 from assay.features import FeatureDefinition
@@ -87,6 +88,7 @@ def train_project(
     """The whole run: ingest (or reuse a recorded dataset version), split, train, evaluate, and
     register the model as a candidate. Returns what was recorded."""
     reporter = reporter or NullReporter()
+    project.require(Action.TRAIN, subject="a training run")
     timings: dict[str, float] = {}
     spec, spec_text = project.load_spec()
     definitions = feature_definitions(spec, project.root)  # before any work: a bad features_from fails fast

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from assay.project.workspace import Project
+from assay.security.identity import Action
 
 if TYPE_CHECKING:
     from assay.project.reproduce import Reproduction
@@ -15,7 +16,9 @@ REPRODUCED, NOT_REPRODUCED = "model.reproduced", "model.not-reproduced"
 
 
 def record_reproduction(project: Project, result: Reproduction) -> None:
-    """Append the verdict to the audit log, with the model as subject."""
+    """Append the verdict to the audit log, with the model as subject. Any reader may record one:
+    reproducing is how an auditor checks a model, not a change to it."""
+    project.require(Action.READ_MODELS, subject=result.model)
     project.metadata.append_audit(
         actor=project.actor,
         action=REPRODUCED if result.ok else NOT_REPRODUCED,

@@ -19,6 +19,7 @@ from typing import Any
 from assay.errors import ArtifactError, AssayError, DataError
 from assay.evaluation import METRIC_NAMES, Metric
 from assay.evaluation.assessment import GateResult
+from assay.project.approvals import approval_state
 from assay.project.lineage import run_features
 from assay.project.model_card import CARD_HTML, CARD_JSON
 from assay.project.models import aliases_of
@@ -123,8 +124,9 @@ class ReviewDiff:
 
 @dataclass(frozen=True, slots=True)
 class Review:
-    """What a reviewer sees before approving `model`. `approvals` and `policy` are filled by the
-    approval records when they exist: each approval has `actor` and `at`; the policy `required`."""
+    """What a reviewer sees before approving `model`. `approvals` are the recorded decisions
+    (decision, actor, comment, at); `policy` is where the version stands against the spec's
+    approval policy (required, role, four_eyes, met, approved_by, rejected_by, missing)."""
 
     model: ModelVersion
     aliases: tuple[str, ...]
@@ -171,6 +173,7 @@ def _json_ready(record: Mapping[str, Any]) -> dict[str, Any]:
 def review(project: Project, ref: str | ModelRef) -> Review:
     """The review of one model version against the model holding `production` of its name."""
     model = project.resolve_model(ref)
+    state = approval_state(project, model).to_dict()
     run = project.metadata.get_run(model.run_id)
     notes: list[str] = []
     spec_text = _spec_text(project, run, notes)
@@ -192,6 +195,8 @@ def review(project: Project, ref: str | ModelRef) -> Review:
         production=production,
         diff=diff,
         notes=tuple(notes),
+        approvals=tuple(state["decisions"]),
+        policy={k: v for k, v in state.items() if k != "decisions"},
     )
 
 

@@ -84,12 +84,16 @@ def _gate_text(gate: GateResult) -> str:
 
 
 def _approvals_text(approvals: Sequence[Mapping[str, Any]], policy: Mapping[str, Any] | None) -> str:
-    required = (policy or {}).get("required")
-    if not approvals and required is None:
-        return "approvals: none recorded"
-    count = f"{len(approvals)} of {required}" if required is not None else str(len(approvals))
-    who = "; ".join(f"{a.get('actor', '?')}, {a.get('at', '?')}" for a in approvals)
-    return f"approvals: {count}" + (f" ({who})" if who else "")
+    policy = policy or {}
+    required = policy.get("required")
+    who = "; ".join(f"{a.get('decision', 'approve')} by {a.get('actor', '?')} at {a.get('at', '?')}" for a in approvals)
+    if required is None:
+        return f"approvals: {who}" if who else "approvals: none recorded"
+    approved = len(policy.get("approved_by", ()))
+    text = f"approvals: {approved} of {required}" + (f" ({who})" if who else "")
+    if policy.get("met"):
+        return text + "; the policy is met"
+    return text + (f"; still needed: {policy['missing']}" if policy.get("missing") else "")
 
 
 def _verdict(passed: bool | None) -> str:

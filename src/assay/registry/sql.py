@@ -53,6 +53,9 @@ from assay.security.keys import ApiKey
 _SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
 
+APPROVAL_ACTIONS = {"approve": "model.approved", "reject": "model.rejected"}
+
+
 class SqlMetadataStore:
     """Datasets, runs, models, aliases and the audit log in a SQL database.
 
@@ -357,7 +360,7 @@ class SqlMetadataStore:
             session.add(row)
             session.flush()
             record = row.to_record()
-            _audit(session, actor=actor, action=f"model.{decision}d", subject=record.ref,
+            _audit(session, actor=actor, action=APPROVAL_ACTIONS[decision], subject=record.ref,
                    details={"approval_id": record.id, "comment": comment}, at=at)
             if status is not None and model.status != ModelStatus(status).value:
                 previous, model.status = model.status, ModelStatus(status).value

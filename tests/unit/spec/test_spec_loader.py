@@ -341,7 +341,7 @@ def test_json_schema_is_valid_json_with_top_level_properties() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert set(schema["properties"]) == {
         "version", "project", "seed", "data", "split", "model", "evaluation", "leakage", "serving", "monitoring",
-        "budgets", "retention", "features",
+        "budgets", "retention", "access", "approvals", "features",
         "features_from"
     }
     assert set(schema["required"]) == {"project", "data", "model"}
