@@ -54,6 +54,8 @@ ERROR_MODULES = [
     "assay.monitoring.check",
     "assay.monitoring.server_metrics",
     "assay.monitoring.erasure",
+    "assay.security.identity",
+    "assay.project.approvals",
 ]
 for _module in ERROR_MODULES:
     importlib.import_module(_module)

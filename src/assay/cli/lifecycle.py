@@ -130,20 +130,25 @@ def demo(
     """Create a credit-default project from examples/credit and run it end to end.
 
     Generates 60k loan applications (deterministic), then ingest → validate → split → train →
-    evaluate → register, promotes the model to production when it passed its gates (so
-    `assay serve` works at once), and prints where the evidence is.
+    evaluate → register; when the model passed its gates it walks the approval path (trained by demo-trainer, approved by demo-reviewer: four-eyes) and promotes it to production (so `assay serve` works at once), and prints where the evidence is.
     """
-    from assay.project.demo import run_demo
+    from assay.project.demo import DEMO_TRAINER, run_demo
 
     reporter = RichReporter(stderr())
     result = run_demo(directory, settings=Settings(), reporter=reporter, rows=rows)
     summary = _train_summary(result.result, result.project_dir)
     summary["data_path"] = str(result.data_path)
     summary["production"] = result.production
+    summary["approval_steps"] = list(result.approval_steps)
     if as_json:
         print_json(summary)
     else:
         _render_train(summary, title=f"demo project ready in {result.project_dir}")
+        if result.approval_steps:
+            stdout().print("approvals (four-eyes: production is protected; two demo identities):")
+            for step in result.approval_steps:
+                stdout().print(f"  {step}", highlight=False, markup=False)
+            stdout().print(f"  then {DEMO_TRAINER}: promote {result.production} -> production")
         stdout().print(f"try: cd {directory} && assay models list")
         if result.production:
             stdout().print(f"serve it: cd {directory} && assay keys create --role predict --name me && assay serve")

@@ -271,7 +271,7 @@ def lineage_command(ctx: typer.Context, ref: str = typer.Argument(..., help="NAM
 def models_status(
     ctx: typer.Context,
     ref: str = typer.Argument(..., help="NAME:VERSION."),
-    status: str = typer.Argument(..., help="One of: candidate, approved, rejected, archived."),
+    status: str = typer.Argument(..., help="One of: candidate, rejected, archived (approved comes from `assay models approve`)."),
     reason: str = typer.Option("", "--reason", help="Why (kept in the audit log)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
