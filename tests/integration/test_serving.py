@@ -18,6 +18,7 @@ from assay.project.workspace import Project
 from assay.serving.predlog import read_prediction_log
 from tests.integration.serving_support import (
     Server,
+    approve_for_production,
     make_keys,
     predict,
     sample_rows,
@@ -63,6 +64,7 @@ def flaky_project(base_project: Path, keys: dict[str, str], tmp_path_factory: py
     with Project.open(directory) as project:
         result = train_project(project)
     assert result.model.version == 2, result.model
+    approve_for_production(directory, "credit-default:2")  # production is protected (the default policy)
     return directory
 
 
@@ -113,8 +115,9 @@ def test_every_endpoint_but_health_needs_a_key_whose_role_allows_it(server: Serv
         "metrics": lambda h: httpx.get(f"{server.url}/metrics", headers=h, timeout=10),
         "openapi": lambda h: httpx.get(f"{server.url}/openapi.json", headers=h, timeout=10),
     }
-    allowed = {"predict": {"predict", "admin"}, "models": {"read", "deploy", "admin"},
-               "metrics": {"read", "deploy", "admin"}, "openapi": {"read", "deploy", "admin"}}
+    readers = {"viewer", "trainer", "approver", "deployer", "admin"}
+    allowed = {"predict": {"predict", "admin"}, "models": readers, "metrics": readers, "openapi": readers}
+    assert set(keys) == readers | {"predict"}
     for endpoint, call in calls.items():
         for role, key in keys.items():
             status = call({"Authorization": f"Bearer {key}"}).status_code
@@ -160,7 +163,7 @@ def test_bad_rows_get_422_naming_row_and_field_and_never_a_500(server: Server, k
 
 def test_metrics_expose_latency_histograms_per_version_and_route(server: Server, keys: dict[str, str]) -> None:
     predict(server, keys["predict"], sample_rows(server.project_dir, 2))
-    text = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {keys['read']}"}, timeout=10).text
+    text = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {keys['viewer']}"}, timeout=10).text
     assert 'assay_request_duration_seconds_bucket{le="0.05",model_version="credit-default:1",route="production"}' in text
     assert 'assay_requests_total{endpoint="predict",status="200"}' in text
     assert 'assay_errors_total{kind="validation"}' in text
@@ -168,7 +171,7 @@ def test_metrics_expose_latency_histograms_per_version_and_route(server: Server,
 
 
 def test_the_openapi_document_carries_the_model_signature(server: Server, keys: dict[str, str]) -> None:
-    document = httpx.get(f"{server.url}/openapi.json", headers={"Authorization": f"Bearer {keys['read']}"}, timeout=10).json()
+    document = httpx.get(f"{server.url}/openapi.json", headers={"Authorization": f"Bearer {keys['viewer']}"}, timeout=10).json()
     body = document["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     row = body["properties"]["rows"]["items"]
     assert row["properties"]["amount"] == {"type": "number"}
@@ -212,7 +215,7 @@ def test_a_failing_or_slow_model_is_answered_by_the_previous_production_model(
     mode = flaky_project / "flaky_mode"
     with Project.open(flaky_project) as project:
         deploy(project, "credit-default:2", mode="promote")
-    wait_until(lambda: _converged(flaky_server, keys["read"], production=2, fallback=1))
+    wait_until(lambda: _converged(flaky_server, keys["viewer"], production=2, fallback=1))
     rows = sample_rows(flaky_project, 2)
     try:
         assert predict(flaky_server, keys["predict"], rows).json()["version"] == 2
@@ -224,14 +227,14 @@ def test_a_failing_or_slow_model_is_answered_by_the_previous_production_model(
         slow = predict(flaky_server, keys["predict"], rows, **{"X-Assay-Deadline-Ms": "100"})
         assert slow.status_code == 200
         assert (slow.json()["fallback_reason"], slow.json()["version"]) == ("timeout", 1)
-        text = httpx.get(f"{flaky_server.url}/metrics", headers={"Authorization": f"Bearer {keys['read']}"}).text
+        text = httpx.get(f"{flaky_server.url}/metrics", headers={"Authorization": f"Bearer {keys['viewer']}"}).text
         assert 'assay_fallbacks_total{model_version="credit-default:2",reason="model-error"} 1.0' in text
         assert 'assay_fallbacks_total{model_version="credit-default:2",reason="timeout"} 1.0' in text
     finally:
         mode.write_text("ok")
         with Project.open(flaky_project) as project:
             rollback(project)
-        wait_until(lambda: _converged(flaky_server, keys["read"], production=1))
+        wait_until(lambda: _converged(flaky_server, keys["viewer"], production=1))
 
 
 def test_rollback_needs_no_restart_and_no_request_meets_a_half_loaded_model(
@@ -264,7 +267,7 @@ def test_shadow_traffic_never_changes_responses_and_is_logged(
     before = predict(flaky_server, keys["predict"], rows).json()
     with Project.open(flaky_project) as project:
         deploy(project, "credit-default:2", mode="shadow")
-    wait_until(lambda: _converged(flaky_server, keys["read"], production=1, shadow=2))
+    wait_until(lambda: _converged(flaky_server, keys["viewer"], production=1, shadow=2))
     log_root = flaky_project / ".assay" / "predictions" / "credit-default"
 
     def both_routes_logged(request_id: str) -> bool:
@@ -273,7 +276,7 @@ def test_shadow_traffic_never_changes_responses_and_is_logged(
         return set(zip(mine["route"], mine["model_version"], strict=True)) == {("production", 1), ("shadow", 2)}
 
     def shadow_errors() -> float:
-        text = httpx.get(f"{flaky_server.url}/metrics", headers={"Authorization": f"Bearer {keys['read']}"}).text
+        text = httpx.get(f"{flaky_server.url}/metrics", headers={"Authorization": f"Bearer {keys['viewer']}"}).text
         lines = [line for line in text.splitlines() if line.startswith('assay_errors_total{kind="shadow"}')]
         return float(lines[0].split()[-1]) if lines else 0.0
 
@@ -299,7 +302,7 @@ def test_a_canary_that_breaches_a_guard_is_rolled_back_and_the_audit_says_why(
     mode = flaky_project / "flaky_mode"
     with Project.open(flaky_project) as project:
         deploy(project, "credit-default:2", mode="canary", percent=100)
-    wait_until(lambda: _converged(flaky_server, keys["read"], production=1, canary=2))
+    wait_until(lambda: _converged(flaky_server, keys["viewer"], production=1, canary=2))
     mode.write_text("raise")
     try:
         def rolled_back() -> bool:
@@ -319,8 +322,8 @@ def test_a_canary_that_breaches_a_guard_is_rolled_back_and_the_audit_says_why(
         entry = [e for e in project.metadata.list_audit(subject="credit-default") if e.action == "deployment.canary-rollback"][-1]
     assert entry.actor == "assay-serve (canary guard)" and entry.details["rolled_back"] == 2
     assert entry.details["guard"] == "fallback_rate" and "breached" in entry.details["reason"]
-    wait_until(lambda: _converged(flaky_server, keys["read"], production=1) and
-               "canary" not in {e["route"] for e in _served(flaky_server, keys["read"])["served"]})
+    wait_until(lambda: _converged(flaky_server, keys["viewer"], production=1) and
+               "canary" not in {e["route"] for e in _served(flaky_server, keys["viewer"])["served"]})
     assert predict(flaky_server, keys["predict"], sample_rows(flaky_project, 1)).json()["route"] == "production"
 
 
@@ -399,8 +402,8 @@ def test_the_cli_creates_keys_once_and_rolls_out_step_by_step(
     directory = tmp_path / "cli"
     shutil.copytree(flaky_project, directory, ignore=shutil.ignore_patterns("serve-*.log", "predictions"))
     project = ["-C", str(directory)]
-    created = cli_json(capsys, *project, "keys", "create", "--role", "deploy", "--name", "ci")
-    assert isinstance(created, dict) and created["key"].startswith("ak_") and created["role"] == "deploy"
+    created = cli_json(capsys, *project, "keys", "create", "--role", "deployer", "--name", "ci")
+    assert isinstance(created, dict) and created["key"].startswith("ak_") and created["role"] == "deployer"
     listed = cli_json(capsys, *project, "keys", "list")
     assert isinstance(listed, list) and created["id"] in {k["id"] for k in listed}
     assert all("key" not in k and "hash" not in k for k in listed)
@@ -448,7 +451,7 @@ def test_identical_rows_are_answered_from_the_shared_redis_cache(
         answer = predict(first, keys["predict"], rows).json()
     with serving(directory, env={"ASSAY_TEST_CACHE_URL": redis_url}) as second:  # another replica
         again = predict(second, keys["predict"], rows).json()
-        metrics = httpx.get(f"{second.url}/metrics", headers={"Authorization": f"Bearer {keys['read']}"}).text
+        metrics = httpx.get(f"{second.url}/metrics", headers={"Authorization": f"Bearer {keys['viewer']}"}).text
     assert again["predictions"] == answer["predictions"]
     assert "assay_cache_hits_total 3.0" in metrics
 
@@ -457,7 +460,7 @@ def test_several_workers_share_one_port_and_report_merged_metrics(server: Server
     rows = sample_rows(server.project_dir, 1)
     with serving(server.project_dir, workers=2) as pool:
         answers = [predict(pool, keys["predict"], rows) for _ in range(30)]
-        text = httpx.get(f"{pool.url}/metrics", headers={"Authorization": f"Bearer {keys['read']}"}).text
+        text = httpx.get(f"{pool.url}/metrics", headers={"Authorization": f"Bearer {keys['viewer']}"}).text
         log = pool.log()
     assert all(a.status_code == 200 for a in answers)
     # Request ids carry a per-process prefix: more than one worker answered.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -12,8 +12,8 @@ from assay.cli.context import JSON_OPTION, open_project
 from assay.cli.errors import EXIT_FAILED
 from assay.cli.output import fmt_time, print_json, stdout, table
 from assay.cli.records import audit
+from assay.project.audit import entry_dict, parse_since
 from assay.registry.audit_chain import ChainVerdict, verify_chain
-from assay.registry.records import AuditEntry
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -89,11 +89,6 @@ def audit_verify(
         raise typer.Exit(EXIT_FAILED)
 
 
-def entry_dict(entry: AuditEntry) -> dict[str, Any]:
-    return {"seq": entry.seq, "at": entry.at, "actor": entry.actor, "action": entry.action, "subject": entry.subject,
-            "details": dict(entry.details), "prev_hash": entry.prev_hash, "hash": entry.hash}
-
-
 def verdict_dict(verdict: ChainVerdict) -> dict[str, Any]:
     broken = verdict.broken
     return {
@@ -130,11 +125,9 @@ def _print_verdict(verdict: ChainVerdict) -> None:
 
 def _parse_since(value: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value)
+        return parse_since(value)
     except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not an ISO 8601 date or time, e.g. 2026-11-01T09:00Z",
-                                 param_hint="--since") from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+        raise typer.BadParameter(str(exc), param_hint="--since") from exc
 
 
-__all__ = ["audit_log", "audit_verify", "entry_dict", "verdict_dict"]
+__all__ = ["audit_log", "audit_verify", "verdict_dict"]

@@ -31,7 +31,7 @@ def check_command(
     loop: bool = typer.Option(False, "--loop", help="Check again every --interval until Ctrl-C or SIGTERM."),
     interval: str = typer.Option("60s", "--interval", help="With --loop: time between checks (30s, 5m, 1h)."),
     metrics_url: str = typer.Option(None, "--metrics-url", help="A running server's /metrics, to count 5xx answers (http://HOST:8000/metrics)."),
-    metrics_key: str = typer.Option(None, "--metrics-key", help="Secret reference to an API key with role read for --metrics-url (env:ASSAY_READ_KEY)."),
+    metrics_key: str = typer.Option(None, "--metrics-key", help="Secret reference to an API key with role viewer for --metrics-url (env:ASSAY_READ_KEY)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Evaluate every SLO in monitoring.slos with its multiwindow burn-rate rules and send the alerts that are due.

@@ -8,6 +8,7 @@ import typer
 
 from assay.cli.context import JSON_OPTION, open_project
 from assay.cli.output import fmt_time, key_values, print_json, stdout, table
+from assay.project.deployment import deployment_dict
 from assay.registry.records import Deployment
 from assay.security.keys import ApiKey, Role
 
@@ -26,7 +27,7 @@ def serve_command(
 
     Clients POST rows to /v1/predict with an Authorization: Bearer KEY header (make a key with: assay keys create --role predict --name NAME).
 
-    Also: GET /healthz, /readyz, /metrics, /v1/models and /openapi.json. Deploys and rollbacks reach a running server within serving.poll_interval_s, with no restart. See docs/serving.md.
+    Also: GET /healthz, /readyz, /metrics, /v1/models and /openapi.json, and the governance routes (approvals, deployments, aliases, the audit log; docs/governance.md). Deploys and rollbacks reach a running server within serving.poll_interval_s, with no restart. See docs/serving.md.
     """
     from assay.serving.server import run_server
 
@@ -44,7 +45,8 @@ def serve_command(
 @keys_app.command("create")
 def keys_create(
     ctx: typer.Context,
-    role: Role = typer.Option(..., "--role", help="predict (call /v1/predict), read (models, metrics), deploy, admin."),
+    role: Role = typer.Option(..., "--role", help="viewer (read), trainer, approver, deployer, admin, or predict "
+                              "(call /v1/predict); see docs/serving.md#keys-and-roles."),
     name: str = typer.Option(..., "--name", help="Who uses the key, e.g. checkout-service."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -140,17 +142,19 @@ def deployment_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """What serves now (production, canary, shadow) and the latest rollout changes."""
-    from assay.project.deployment import deployment_state
+    from assay.project.deployment import (
+        deployment_history,
+        deployment_state,
+        history_dict,
+    )
 
     with open_project(ctx) as project:
         current = deployment_state(project, name)
-        history = [e for e in project.metadata.list_audit(subject=current.model_name, limit=100_000)
-                   if e.action.startswith("deployment.")][-10:]
+        history = deployment_history(project, current.model_name)
     if as_json:
-        print_json({**_deployment_dict(current), "history": [
-            {"at": e.at, "actor": e.actor, "action": e.action, "reason": e.details.get("reason")} for e in history]})
+        print_json({**deployment_dict(current), "history": [history_dict(e) for e in history]})
         return
-    stdout().print(key_values(_deployment_dict(current)))
+    stdout().print(key_values(deployment_dict(current)))
     if history:
         rows = [[fmt_time(e.at), e.action.removeprefix("deployment."), e.actor, str(e.details.get("reason", ""))]
                 for e in reversed(history)]
@@ -159,17 +163,10 @@ def deployment_command(
 
 def _print_change(message: str, deployment: Deployment, as_json: bool) -> None:
     if as_json:
-        print_json({"message": message, **_deployment_dict(deployment)})
+        print_json({"message": message, **deployment_dict(deployment)})
     else:
         stdout().print(message)
-        stdout().print(key_values(_deployment_dict(deployment)))
-
-
-def _deployment_dict(d: Deployment) -> dict[str, Any]:
-    return {"model": d.model_name, "production": d.production, "canary": d.canary,
-            "canary_percent": d.canary_percent if d.canary is not None else None, "shadow": d.shadow,
-            "fallback": d.fallback,
-            "revision": d.revision, "updated_at": d.updated_at, "updated_by": d.updated_by or None}
+        stdout().print(key_values(deployment_dict(deployment)))
 
 
 def _key_dict(k: ApiKey) -> dict[str, Any]:

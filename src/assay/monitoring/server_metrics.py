@@ -33,8 +33,8 @@ class MetricsUnavailableError(MonitoringError, ConnectionError):
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(
             f"cannot read server metrics from {url}: {reason}",
-            hint="check that `assay serve` runs there and that --metrics-key names a key with role read "
-            "(`assay keys create --role read`); without --metrics-url availability uses the prediction log only",
+            hint="check that `assay serve` runs there and that --metrics-key names a key with role viewer "
+            "(`assay keys create --role viewer`); without --metrics-url availability uses the prediction log only",
         )
 
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from assay.errors import AssayError, RegistryError
 from assay.project.approvals import policy_of, require_approval
 from assay.project.workspace import ModelRef, Project
-from assay.registry.records import PRODUCTION_ALIAS, Deployment, ModelStatus, ModelVersion
+from assay.registry.records import PRODUCTION_ALIAS, AuditEntry, Deployment, ModelStatus, ModelVersion
 from assay.security.identity import Action
 
 DEPLOYABLE = (ModelStatus.CANDIDATE, ModelStatus.APPROVED)
@@ -30,6 +30,24 @@ class DeploymentChange:
 
 def deployment_state(project: Project, name: str | None = None) -> Deployment:
     return project.metadata.get_deployment(name or project.load_spec()[0].model.name)
+
+
+def deployment_history(project: Project, name: str, *, limit: int = 10) -> list[AuditEntry]:
+    """The latest `limit` rollout changes of `name` (deployment.* audit entries), oldest first."""
+    entries = project.metadata.list_audit(subject=name, limit=100_000)
+    return [e for e in entries if e.action.startswith("deployment.")][-limit:]
+
+
+def deployment_dict(d: Deployment) -> dict[str, Any]:
+    """The deployment state as a document (`assay deployment --json`, `GET /v1/deployments/NAME`)."""
+    return {"model": d.model_name, "production": d.production, "canary": d.canary,
+            "canary_percent": d.canary_percent if d.canary is not None else None, "shadow": d.shadow,
+            "fallback": d.fallback,
+            "revision": d.revision, "updated_at": d.updated_at, "updated_by": d.updated_by or None}
+
+
+def history_dict(entry: AuditEntry) -> dict[str, Any]:
+    return {"at": entry.at, "actor": entry.actor, "action": entry.action, "reason": entry.details.get("reason")}
 
 
 def deploy(project: Project, ref: str, *, mode: Literal["shadow", "canary", "promote"], percent: float | None = None,
@@ -155,4 +173,15 @@ def _deployable(project: Project, ref: str) -> ModelVersion:
     return model
 
 
-__all__ = ["DeploymentChange", "DeploymentError", "deploy", "deployment_state", "fallback_before", "promote_version", "rollback"]
+__all__ = [
+    "DeploymentChange",
+    "DeploymentError",
+    "deploy",
+    "deployment_dict",
+    "deployment_history",
+    "deployment_state",
+    "fallback_before",
+    "history_dict",
+    "promote_version",
+    "rollback",
+]

@@ -1,7 +1,9 @@
 """`create_app`: the ASGI inference service of a project (the composition root of serving).
 
-Endpoints: POST /v1/predict (role predict), GET /v1/models (read), GET /metrics (read),
-GET /openapi.json (read), GET /healthz and GET /readyz (no key: load-balancer probes).
+Endpoints: POST /v1/predict (role predict), GET /v1/models, GET /metrics and GET /openapi.json
+(role viewer), the governance routes of `assay.serving.manage` (approvals, deployments, aliases,
+the audit log), and GET /healthz and GET /readyz (no key: load-balancer probes). The caller is an
+API key or a user named by a trusted proxy (`assay.serving.identity`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from fastapi.responses import Response
 
 from assay.project.workspace import Project
 from assay.security.keys import Action
+from assay.serving.identity import peer_of, request_headers
+from assay.serving.manage import add_management_routes
 from assay.serving.metrics import ServingMetrics
 from assay.serving.service import ServeOptions, Service, error_answer
 
@@ -49,7 +53,7 @@ class ServingApp:
             await self.api(scope, receive, send)
             return
         service = self._service()
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        headers = request_headers(scope["headers"])
         if service is None:
             status, extra, body = 503, {"retry-after": "1"}, orjson.dumps(
                 {"error": {"code": "starting", "message": "the server is starting"}})
@@ -59,7 +63,7 @@ class ServingApp:
                 status, extra, body = 413, {}, orjson.dumps({"error": {
                     "code": "request-too-large", "message": f"the body exceeds {self._max_body_bytes} bytes"}})
             else:
-                status, extra, body = await service.predict(headers, payload)
+                status, extra, body = await service.predict(headers, payload, peer_of(scope))
         raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         raw_headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra.items())
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
@@ -112,12 +116,13 @@ def create_app(options: ServeOptions) -> ServingApp:
         return holder["service"]
 
     async def authorize(request: Request, action: Action) -> None:
-        await service().keys.authorize(request.headers.get("authorization"), action)
+        await service().identities.authorize(request_headers(request.scope["headers"]), peer_of(request.scope), action)
 
     @app.post("/v1/predict", openapi_extra=_PREDICT_OPENAPI, summary="Predict for one or more rows")
     async def predict(request: Request) -> Response:
         # Reached only when the app is mounted without its fast path; documents the route either way.
-        status, headers, body = await service().predict(dict(request.headers), await request.body())
+        status, headers, body = await service().predict(request_headers(request.scope["headers"]),
+                                                        await request.body(), peer_of(request.scope))
         return Response(body, status_code=status, headers=headers, media_type="application/json")
 
     @app.get("/healthz", summary="Alive (no key needed)")
@@ -135,7 +140,7 @@ def create_app(options: ServeOptions) -> ServingApp:
             return _json({"status": "not ready", "reason": reason}, status=503)
         return _json({"status": "ready", "model": production.label})
 
-    @app.get("/metrics", summary="Prometheus metrics (role read)")
+    @app.get("/metrics", summary="Prometheus metrics (role viewer)")
     async def metrics(request: Request) -> Response:
         try:
             await authorize(request, Action.READ_METRICS)
@@ -144,7 +149,7 @@ def create_app(options: ServeOptions) -> ServingApp:
         body, content_type = service().metrics.render()
         return Response(body, media_type=content_type)
 
-    @app.get("/v1/models", summary="What is serving, with lineage (role read)")
+    @app.get("/v1/models", summary="What is serving, with lineage (role viewer)")
     async def models(request: Request) -> Response:
         try:
             await authorize(request, Action.LIST_MODELS)
@@ -160,6 +165,7 @@ def create_app(options: ServeOptions) -> ServingApp:
             return _error_response(exc, service().request_id(request.headers.get("x-request-id")))
         return _json(_openapi_document(app, service()))
 
+    add_management_routes(app, service)
     return ServingApp(app, lambda: holder.get("service"))
 
 
@@ -181,7 +187,8 @@ _PREDICT_OPENAPI: dict[str, Any] = {
 def _openapi_document(app: FastAPI, svc: Service) -> dict[str, Any]:
     document = get_openapi(title=app.title, version=app.version, routes=app.routes,
                            description="Assay inference service. Every endpoint but /healthz and /readyz needs "
-                                       "`Authorization: Bearer KEY`.")
+                                       "`Authorization: Bearer KEY`, or a user header set by a trusted proxy "
+                                       "(access.proxy in assay.yaml).")
     document.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     document["security"] = [{"bearer": []}]
     production = svc.table.current.production

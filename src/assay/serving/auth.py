@@ -14,7 +14,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from assay.security.keys import Action, ApiKey, authorize, can, key_id, parse_bearer
+from assay.security.keys import (
+    Action,
+    ApiKey,
+    ForbiddenError,
+    can,
+    key_id,
+    parse_bearer,
+    verified_record,
+)
 
 _MAX_ENTRIES = 10_000  # ids remembered, known and unknown: a flood of random ids cannot grow memory
 
@@ -30,21 +38,27 @@ class KeyCache:
 
     async def authorize(self, header: str | None, action: Action) -> ApiKey:
         """The key record behind `header` if it may do `action`; 401/403 errors otherwise
-        (see `assay.security.keys.authorize`).
+        (see `assay.security.keys.authorize`)."""
+        record = await self.verify(header)
+        if not can(record.role, action):
+            raise ForbiddenError(record, Action(action))
+        return record
+
+    async def verify(self, header: str | None) -> ApiKey:
+        """The key record behind `header`, whatever its role; 401 errors when there is none.
 
         A header that verified within the TTL is recognised by its SHA-256 digest and skips parsing
-        and verification (comparing digests leaks nothing about the key); the role and revocation
-        are checked on every call.
+        and verification (comparing digests leaks nothing about the key); revocation is checked on
+        every call.
         """
         digest = None if header is None else hashlib.sha256(header.encode("utf-8", "surrogateescape")).digest()
         verified = None if digest is None else self._verified.get(digest)
-        if verified is not None and verified[0] > self._clock():
-            cached = verified[1]
-            if not cached.is_revoked and can(cached.role, action):
-                return cached
-        record = await self.record(key_id(parse_bearer(header)))
-        checked = authorize(header, lambda _: record, action)
-        assert digest is not None  # authorize raised for a missing header
+        if verified is not None and verified[0] > self._clock() and not verified[1].is_revoked:
+            return verified[1]
+        key = parse_bearer(header)
+        record = await self.record(key_id(key))
+        checked = verified_record(key, lambda _: record)
+        assert digest is not None  # parse_bearer raised for a missing header
         self._verified[digest] = (self._entries[checked.id][0], checked)
         while len(self._verified) > _MAX_ENTRIES:
             self._verified.pop(next(iter(self._verified)))

@@ -35,18 +35,18 @@ class RequestValidationError(AssayError, ValueError):
 
     code = "invalid-request"
 
-    def __init__(self, problems: Sequence[Mapping[str, Any]], *, total: int | None = None) -> None:
+    def __init__(self, problems: Sequence[Mapping[str, Any]], *, total: int | None = None,
+                 hint: str = 'send {"rows": [{column: value, ...}, ...]} with the columns of GET /v1/models') -> None:
         total = len(problems) if total is None else total
         first = problems[0]
         if first.get("row") is not None:
             where = f"row {first['row']}, field {first['field']!r}: "
-        elif first.get("field"):
-            where = f"header {first['field']}: "
+        elif first.get("field"):  # a header of a prediction request, or a field "in" a management request
+            where = f"{first.get('in', 'header')} {first['field']}: "
         else:
             where = ""
         super().__init__(
-            f"{total} problem(s) in the request; first: {where}{first['problem']}",
-            hint='send {"rows": [{column: value, ...}, ...]} with the columns of GET /v1/models',
+            f"{total} problem(s) in the request; first: {where}{first['problem']}", hint=hint,
         )
         self.problems = list(problems)[:MAX_PROBLEMS]
         self.total = total

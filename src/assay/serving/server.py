@@ -38,9 +38,11 @@ def run_server(project_dir: Path, *, host: str, port: int, workers: int, threads
     """Serve until SIGINT/SIGTERM, then stop accepting, finish in-flight requests, flush the logs."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # for libraries that read it at load
     configure_logging(pii_fields, level=log_level)
+    # proxy_headers off: the ASGI client must stay the TCP peer, which decides whether a proxy's user
+    # header is trusted (access.proxy.trusted_proxies); uvicorn would replace it with X-Forwarded-For.
     common = dict(host=host, port=port, log_config=None, access_log=False, lifespan="on",
                   timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, loop="uvloop", http="httptools",
-                  server_header=False)
+                  server_header=False, proxy_headers=False)
     if workers == 1:
         app = create_app(ServeOptions(project_dir=project_dir, access_log=access_log))
         config = uvicorn.Config(app, **common)  # type: ignore[arg-type]

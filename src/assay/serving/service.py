@@ -19,12 +19,14 @@ import numpy as np
 import orjson
 import structlog
 
-from assay.errors import AssayError
+from assay.errors import AssayError, NotFoundError, RegistryError, StoreError
+from assay.project.approvals import ApprovalError, ApprovalRequiredError
 from assay.project.calibrated import load_registered
-from assay.project.deployment import rollback
+from assay.project.deployment import DeploymentError, rollback
 from assay.project.settings import STATE_DIR, Settings
 from assay.project.workspace import Project
 from assay.registry.records import ModelVersion
+from assay.security.identity import PermissionDeniedError
 from assay.security.keys import Action, ForbiddenError, UnauthenticatedError
 from assay.security.providers import SecretProviders
 from assay.security.secrets import (
@@ -44,6 +46,7 @@ from assay.serving.batcher import (
 )
 from assay.serving.cache import LocalCache, PredictionCache, RedisCache, row_keys
 from assay.serving.guard import CanaryGuard
+from assay.serving.identity import RequestIdentities
 from assay.serving.logs import redact_secrets
 from assay.serving.metrics import ServingMetrics
 from assay.serving.predlog import PredictionLog, PredictionLogError, PredictionRecord
@@ -84,6 +87,7 @@ class Service:
         self.model_name = spec.model.name
         self.metrics = ServingMetrics()
         self.keys = KeyCache(project.metadata.get_api_key, ttl_s=self.serving.key_cache_s)
+        self.identities = RequestIdentities(self.keys, spec.access)
         self.guard = CanaryGuard(self.serving.canary)
         provider = options.secrets or SecretProviders(base_dir=project.root)
         pii_key = resolve_secret(self.serving.pii_key, provider) if self.serving.pii_key else None
@@ -225,13 +229,15 @@ class Service:
 
     # --- answering ----------------------------------------------------------------
 
-    async def predict(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
-        """POST /v1/predict: (status, headers, JSON body). Never raises: every error is an answer."""
+    async def predict(self, headers: Mapping[str, str], body: bytes,
+                      peer: str | None = None) -> tuple[int, dict[str, str], bytes]:
+        """POST /v1/predict: (status, headers, JSON body). Never raises: every error is an answer.
+        `peer` is the connection's TCP peer address (it decides whether a proxy's user header counts)."""
         started = time.monotonic()
         request_id = self.request_id(headers.get("x-request-id"))
         route, label, status = "production", "none", 200
         try:
-            await self.keys.authorize(headers.get("authorization"), Action.PREDICT)
+            await self.identities.authorize(headers, peer, Action.PREDICT)
             deadline = started + self.deadline_s(headers.get(DEADLINE_HEADER))
             rows = parse_body(body, max_rows=self.serving.max_rows_per_request)
             routes = self.table.current
@@ -443,8 +449,14 @@ def error_answer(exc: BaseException, request_id: str,
     if isinstance(exc, UnauthenticatedError):
         status, kind = 401, "auth"
         headers["www-authenticate"] = "Bearer"
-    elif isinstance(exc, ForbiddenError):
+    elif isinstance(exc, ForbiddenError | PermissionDeniedError):
         status, kind = 403, "auth"
+    elif isinstance(exc, NotFoundError):
+        status, kind = 404, "not-found"
+    elif isinstance(exc, StoreError):  # the database, not the request: a replica that can reach it may answer
+        status, kind = 503, "store"
+    elif isinstance(exc, ApprovalRequiredError | ApprovalError | DeploymentError | RegistryError):
+        status, kind = 409, "conflict"
     elif isinstance(exc, RequestValidationError):
         status, kind = 422, "validation"
     elif isinstance(exc, TooManyRowsError | RequestTooLargeError):

@@ -20,6 +20,11 @@ _HEADER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+def is_identity_name(text: str) -> bool:
+    """Whether `text` may name an identity (under `access.users`, or in a proxy's user header)."""
+    return _IDENTITY.fullmatch(text) is not None
+
+
 class ProxySpec(SpecModel):
     """A header set by an authenticating proxy (oauth2-proxy, an ingress with SSO) that names the
     person behind a request to the HTTP API. Trusted only from the listed proxy addresses."""
@@ -69,7 +74,7 @@ class AccessSpec(SpecModel):
     @classmethod
     def _check_users(cls, value: dict[str, list[RoleName]]) -> dict[str, list[RoleName]]:
         for name in value:
-            if not _IDENTITY.match(name):
+            if not is_identity_name(name):
                 raise ValueError(f"{name!r} is not an identity name: 1-128 letters, digits, spaces or . _ @ + : -")
         return value
 
@@ -99,4 +104,4 @@ class ApprovalsSpec(SpecModel):
         return value
 
 
-__all__ = ["AccessSpec", "ApprovalsSpec", "ProxySpec", "RoleName"]
+__all__ = ["AccessSpec", "ApprovalsSpec", "ProxySpec", "RoleName", "is_identity_name"]
