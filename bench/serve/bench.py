@@ -7,7 +7,7 @@ Two models (`--model demo|reference|both`, default both, one after the other):
   with default params (max_iter 100) on 20 numeric features, no calibration. The bench writes the
   project itself (REFERENCE_ROWS seeded synthetic rows, x0..x19 normal, a binary target from a
   seeded logistic function of a few columns, an `id` column; an assay.yaml with a random split and
-  no gates), then `assay run`, `assay deploy reference:1 --promote`. PASS/MISS verdicts are judged
+  no gates), then `assay run`, `assay models approve` (as a second identity), `assay deploy reference:1 --promote`. PASS/MISS verdicts are judged
   on this model.
 - `demo`: `assay demo` (credit default: 200 trees, categorical preprocessing, calibrator). Its
   figures are compared with the same targets for information only, next to the model's own raw
@@ -137,6 +137,8 @@ def make_project(work_dir: Path, model: str, env: Mapping[str, str]) -> Path:
         return project
     write_reference_project(project)
     _assay(["-C", str(project), "run", "--json"], env)
+    reviewer = {**env, "ASSAY_ACTOR": "bench-reviewer"}  # production is protected: four-eyes approval first
+    _assay(["-C", str(project), "models", "approve", "reference:1", "--comment", "serve benchmark", "--json"], reviewer)
     _assay(["-C", str(project), "deploy", "reference:1", "--promote", "--reason", "serve benchmark", "--json"], env)
     return project
 

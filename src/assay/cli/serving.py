@@ -45,8 +45,7 @@ def serve_command(
 @keys_app.command("create")
 def keys_create(
     ctx: typer.Context,
-    role: Role = typer.Option(..., "--role", help="viewer (read), trainer, approver, deployer, admin, or predict "
-                              "(call /v1/predict); see docs/serving.md#keys-and-roles."),
+    role: Role = typer.Option(..., "--role", help="predict (services calling /v1/predict), viewer, trainer, approver, deployer or admin (CI); see docs/governance.md."),
     name: str = typer.Option(..., "--name", help="Who uses the key, e.g. checkout-service."),
     as_json: bool = JSON_OPTION,
 ) -> None:

@@ -19,6 +19,10 @@ _EXPORTS = {
     "Lineage": "lineage",
     "lineage": "lineage",
     "verify_artifacts": "lineage",
+    "approval_state": "approvals",
+    "approve": "approvals",
+    "reject": "approvals",
+    "review": "review",
     "move_alias": "models",
     "remove_alias": "models",
     "set_status": "models",
@@ -39,7 +43,9 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
+    from assay.project.approvals import approval_state, approve, reject
     from assay.project.demo import DemoResult, create_demo_project, run_demo
+    from assay.project.review import review
     from assay.project.init_spec import render_init_spec, write_init_spec
     from assay.project.lineage import ArtifactFinding, Lineage, lineage, verify_artifacts
     from assay.project.models import move_alias, remove_alias, set_status
