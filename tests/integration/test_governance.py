@@ -242,3 +242,48 @@ def test_every_role_against_every_operation(team: Path, tmp_path: Path, operatio
 def test_the_matrix_names_every_role_and_operations_beyond_the_cli_reads() -> None:
     assert all(allowed <= set(ROLES) and allowed for _, allowed in OPERATIONS.values())
     assert len(OPERATIONS) * len(ROLES) == 126
+
+
+# --- an API key as the CLI's identity (CI) --------------------------------------------------------
+
+
+def test_an_api_key_acts_as_its_name_and_role_and_a_revoked_one_is_refused(base: Path, tmp_path: Path) -> None:
+    from assay.security.keys import InvalidKeyError
+
+    folder = copy_of(base, tmp_path)
+    with acting(folder, "ops") as admin:
+        deployer_key, record = create_key(admin, role="deployer", name="ci")
+        trainer_key, _ = create_key(admin, role="trainer", name="nightly")
+    with Project.open(folder, settings=Settings(api_key=deployer_key, actor="whoever")) as ci:
+        assert (ci.actor, ci.identity.source) == ("key:ci", "api-key")
+        deploy(ci, V2, mode="shadow")
+        with pytest.raises(PermissionDeniedError, match="key:ci \\(roles: deployer\\) may not models:approve"):
+            approve(ci, V2, comment="ok")
+        assert ci.metadata.list_audit(action="deployment.shadow")[-1].actor == "key:ci"
+    with Project.open(folder, settings=Settings(api_key=trainer_key)) as nightly:
+        with pytest.raises(PermissionDeniedError, match="may not deployments:change"):
+            deploy(nightly, V2, mode="canary", percent=5)
+    with acting(folder, "ops") as admin:
+        revoke_key(admin, record.id)
+    with pytest.raises(InvalidKeyError, match="revoked"):
+        Project.open(folder, settings=Settings(api_key=deployer_key))
+    with pytest.raises(InvalidKeyError, match="not valid"):
+        Project.open(folder, settings=Settings(api_key=deployer_key[:-4] + "0000"))
+
+
+def test_the_cli_reads_the_key_from_the_environment_and_exits_15_on_a_refusal(
+    base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cli_runner import cli
+
+    folder = copy_of(base, tmp_path)
+    with acting(folder, "ops") as admin:
+        key, _ = create_key(admin, role="approver", name="review-bot")
+    monkeypatch.setenv("ASSAY_API_KEY", key)
+    code, _, err = cli(capsys, "-C", str(folder), "deploy", V2, "--promote")
+    assert code == 15 and "error [permission-denied]: key:review-bot (roles: approver) may not deployments:change" in err
+    assert key not in err
+    code, out, err = cli(capsys, "-C", str(folder), "models", "approve", V2, "--comment", "bot checks passed")
+    assert code == 0, err
+    monkeypatch.delenv("ASSAY_API_KEY")
+    assert cli(capsys, "-C", str(folder), "deploy", V2, "--promote")[0] == 0  # local mode: the OS user is admin

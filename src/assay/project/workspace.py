@@ -19,7 +19,7 @@ from assay.registry.store import ArtifactStore, MetadataStore
 from assay.security.identity import Action, Identity, identity_for
 from assay.security.keys import key_identity, verified_record
 from assay.security.providers import SecretProviders
-from assay.security.secrets import resolve_secret
+from assay.security.secrets import Secret, remember_secret, resolve_secret
 from assay.spec.loader import SPEC_FILENAME, load_spec
 from assay.spec.model import Spec
 
@@ -106,7 +106,8 @@ class Project:
         identity = None
         if settings.api_key is not None:
             try:
-                record = verified_record(settings.api_key.get_secret_value(), metadata.get_api_key)
+                key = remember_secret(Secret(settings.api_key.get_secret_value())).reveal()  # masked in every output
+                record = verified_record(key, metadata.get_api_key)
             except Exception:
                 metadata.close()
                 raise
