@@ -101,6 +101,7 @@ ALLOWED: dict[str, set[str]] = {
     "GET /openapi.json": READERS,
     "POST /v1/predict": {"predict", "admin"},
     "GET approvals": READERS,
+    "GET review": READERS,
     "POST approve": {"approver", "admin"},
     "POST reject": {"approver", "admin"},
     "GET deployment": READERS,
@@ -138,6 +139,12 @@ def test_every_route_allows_exactly_the_roles_in_the_table(server: Server, proje
         assert (response.json()["alias"], response.json()["version"]) == ("staging", 1)
         assert response.json()["actor"] == f"key:test-{role}"
 
+    def reviewed(response: httpx.Response, role: str) -> None:
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["model"]["ref"] == f"{MODEL}:3" and body["production"] == f"{MODEL}:{production}"
+        assert body["policy"]["required"] == 1 and "gates" in body and "spec_diff" in body["diff"]
+
     def audit_listed(response: httpx.Response, role: str) -> None:
         assert response.status_code == 200, response.text
         assert all(len(entry["hash"]) == 64 for entry in response.json()["entries"]) and response.json()["count"] > 0
@@ -149,6 +156,7 @@ def test_every_route_allows_exactly_the_roles_in_the_table(server: Server, proje
         "GET /openapi.json": ("GET", "/openapi.json", None, ok),
         "POST /v1/predict": ("POST", "/v1/predict", {"rows": rows}, ok),
         "GET approvals": ("GET", f"/v1/models/{MODEL}/3/approvals", None, ok),
+        "GET review": ("GET", f"/v1/models/{MODEL}/3/review", None, reviewed),
         "POST approve": ("POST", f"/v1/models/{MODEL}/3/approve", {"comment": "matrix"}, decided("approve")),
         "POST reject": ("POST", f"/v1/models/{MODEL}/3/reject", {"comment": "matrix"}, decided("reject")),
         "GET deployment": ("GET", f"/v1/deployments/{MODEL}", None, ok),

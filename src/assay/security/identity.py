@@ -134,10 +134,14 @@ class AccessPolicy(Protocol):
     def default_roles(self) -> Sequence[str]: ...
 
 
+LOCAL_SOURCES = frozenset({"os-user", "env", "demo"})  # identities local mode makes admin
+
+
 def identity_for(name: str, access: AccessPolicy, *, source: str = "os-user") -> Identity:
-    """The roles `access` gives `name`. With no users declared (local mode), everyone is admin."""
+    """The roles `access` gives `name`. With no users declared (local mode), whoever runs the CLI
+    is admin; an identity from the network (a proxy header) never is: it gets `default_roles`."""
     if not access.users:
-        return Identity.of(name, [Role.ADMIN], source)
+        return Identity.of(name, [Role.ADMIN] if source in LOCAL_SOURCES else access.default_roles, source)
     return Identity.of(name, access.users.get(name, access.default_roles), source)
 
 

@@ -32,6 +32,7 @@ from assay.project.deployment import (
     rollback,
 )
 from assay.project.models import check_alias_name, move_alias
+from assay.project.review import review
 from assay.project.workspace import ModelRef, Project
 from assay.security.identity import Action, Identity
 from assay.serving.identity import peer_of, request_headers
@@ -205,6 +206,14 @@ def add_management_routes(app: FastAPI, service: Callable[[], Service]) -> None:
         async def work(svc: Service, identity: Identity) -> Any:
             ref = _path_ref(request)
             return (await asyncio.to_thread(approval_state, acting(svc, identity), ref)).to_dict()
+        return await answer(request, Action.READ_MODELS, work)
+
+    @app.get("/v1/models/{name}/{version}/review", summary="What a reviewer reads before approving: card, gates, "
+             "waivers, the diff against production, approvals (role viewer)", openapi_extra=_operation(_MODEL_PATH))
+    async def review_version(request: Request) -> Response:
+        async def work(svc: Service, identity: Identity) -> Any:
+            ref = _path_ref(request)
+            return (await asyncio.to_thread(review, acting(svc, identity), ref)).to_dict()
         return await answer(request, Action.READ_MODELS, work)
 
     async def decide(request: Request, decision: Callable[..., ApprovalState]) -> Response:

@@ -74,6 +74,10 @@ def test_several_roles_add_up() -> None:
 
 def test_local_mode_makes_everyone_admin_and_declared_users_get_their_roles() -> None:
     assert identity_for("anyone", AccessSpec()).roles == {Role.ADMIN}
+    assert identity_for("anyone", AccessSpec(), source="env").roles == {Role.ADMIN}
+    # a name from the network is never made admin by local mode
+    assert identity_for("anyone", AccessSpec(), source="proxy-header").roles == frozenset()
+    assert identity_for("anyone", AccessSpec(default_roles=["viewer"]), source="proxy-header").roles == {Role.VIEWER}
     team = AccessSpec(users={"alice": ["trainer"], "bob": ["approver", "viewer"]}, default_roles=["viewer"])
     assert identity_for("alice", team).roles == {Role.TRAINER}
     assert identity_for("bob", team, source="proxy-header") == Identity.of("bob", ["approver", "viewer"], "proxy-header")
