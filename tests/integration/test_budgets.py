@@ -16,7 +16,7 @@ from assay.registry.records import RunStatus
 from tests.integration.cli_runner import cli
 
 pytestmark = pytest.mark.slow
-STAGES = ["ingest", "load", "split", "leakage check", "train", "evaluate", "register", "total"]
+STAGES = ["ingest", "load", "split", "leakage check", "train", "evaluate", "latency", "register", "total"]
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,11 @@ def test_a_run_records_where_its_time_went(demo: Path, capsys: pytest.CaptureFix
     assert all(c["wall_s"] >= 0 and c["cpu_s"] >= 0 for c in costs.values())
     assert costs["train"]["cpu_s"] > 0 and costs["total"]["peak_rss_mib"] >= costs["train"]["peak_rss_mib"] > 50
     assert abs(costs["total"]["wall_s"] - sum(c["wall_s"] for s, c in costs.items() if s != "total")) < 1e-3
+    latency = run.metrics["serving_latency_ms"]
+    assert latency["calls"] == 200 and 0 < latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
     code, out, _ = cli(capsys, "-C", str(demo), "runs", "show", run.id)
     assert code == 0 and "where the time went" in out and "leakage check" in out
+    assert f"p99 {latency['p99']:.2f} ms" in out
 
 
 def test_a_training_budget_warns_or_fails_the_run(demo: Path) -> None:
@@ -57,6 +60,24 @@ def test_a_training_budget_warns_or_fails_the_run(demo: Path) -> None:
         newest = project.metadata.list_runs(limit=1)[0]
         assert newest.status is RunStatus.FAILED and "costs" in newest.metrics
         assert sorted(m.version for m in project.metadata.list_models(name="credit-default")) == [1, 2]  # none new
+    _budgets(demo, "{}")
+
+
+def test_a_serving_latency_budget_warns_or_fails_the_run(demo: Path) -> None:
+    # No model answers a row in a microsecond: the budget is broken; a generous one is kept.
+    _budgets(demo, "{serving_p99_ms: 0.001, on_breach: warn}")
+    with Project.open(demo) as project:
+        warned = project.metadata.get_run(train_project(project).run.id)
+        (breach,) = warned.metrics["budget_breaches"]
+        assert breach["budget"] == "serving_p99_ms" and breach["used"] == warned.metrics["serving_latency_ms"]["p99"]
+    _budgets(demo, "{serving_p99_ms: 0.001, on_breach: fail}")
+    with Project.open(demo) as project, pytest.raises(BudgetExceededError) as failed:
+        train_project(project)
+    assert "budgets.serving_p99_ms" in str(failed.value) and "at p99 (200 calls)" in str(failed.value)
+    _budgets(demo, "{serving_p99_ms: 60000, on_breach: fail}")
+    with Project.open(demo) as project:
+        kept = project.metadata.get_run(train_project(project).run.id)
+        assert "budget_breaches" not in kept.metrics
     _budgets(demo, "{}")
 
 

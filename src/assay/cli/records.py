@@ -238,6 +238,10 @@ def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., help="Run id
                         [[stage, f"{c['wall_s']:.2f}", f"{c['cpu_s']:.2f}",
                           "-" if c.get("peak_rss_mib") is None else f"{c['peak_rss_mib']:,.0f}"]
                          for stage, c in costs.items()]))
+    latency = run.metrics.get("serving_latency_ms")
+    if latency:
+        out.print(f"one-row prediction (model call, {latency['calls']} calls): p50 {latency['p50']:.2f} ms · "
+                  f"p95 {latency['p95']:.2f} ms · p99 {latency['p99']:.2f} ms · max {latency['max']:.2f} ms")
     for breach in run.metrics.get("budget_breaches") or []:
         out.print(f"[yellow]budget:[/] {breach['budget']} {breach['used']} over {breach['limit']}")
     out.print(table("packages", ["package", "version"], [[k, v] for k, v in env.get("packages", {}).items()]))

@@ -199,14 +199,18 @@ def _train_project(project: Project, spec: Spec, spec_text: str, definitions: Se
                 slice_columns=_test_values(test_rows, spec.evaluation.slices),
             )
             metrics = assessment.metrics
-            evaluation = {**assessment.to_dict(), "importance": _importance(project, spec, trained, test_rows, calibration)}
+            loaded = _loaded(project, trained, calibration)
+            evaluation = {**assessment.to_dict(), "importance": _importance(spec, trained, test_rows, loaded)}
             if calibration is not None and evaluation.get("calibration"):
                 evaluation["calibration"] = {**evaluation["calibration"], "calibrator": calibration.summary()}
             artifacts["evaluation"] = project.artifacts.put_bytes(
                 json.dumps(evaluation, sort_keys=True, separators=(",", ":")).encode()
             ).sha256
             timings["evaluate"] = time.perf_counter() - t0
-        breaches = check_training_budget(spec.budgets, meter, reporter)
+        with reporter.stage("latency"), meter.stage("latency"):
+            latency = predict_latency(loaded, to_model_frame(test_rows, trained.signature),
+                                      seed=spec.seed, threads=spec.model.threads)
+        breaches = check_training_budget(spec.budgets, meter, reporter, latency=latency)
         with reporter.stage("register"):
             with meter.stage("register"):
                 t0 = time.perf_counter()
@@ -219,6 +223,7 @@ def _train_project(project: Project, spec: Spec, spec_text: str, definitions: Se
                     "primary": spec.primary_metric,
                     "fit_seconds": round(trained.fit_seconds, 4),
                     "split_sizes": manifest.sizes(),
+                    "serving_latency_ms": latency,
                     **assessment.summary(),
                 }
                 model = project.metadata.register_model(
@@ -278,45 +283,83 @@ def _train_project(project: Project, spec: Spec, spec_text: str, definitions: Se
     return TrainResult(dataset, finished, model, manifest.sizes(), manifest.warnings, timings)
 
 
-def check_training_budget(budgets: BudgetsSpec, meter: CostMeter, reporter: Reporter) -> list[dict[str, Any]]:
-    """Judge the run so far against `budgets.training_minutes`: a breach fails the run (before the
-    model is registered) under `on_breach: fail`, and is a warning, recorded with the run, under
-    `warn`. The breaches found, as recorded."""
-    if budgets.training_minutes is None:
-        return []
+def check_training_budget(budgets: BudgetsSpec, meter: CostMeter, reporter: Reporter, *,
+                          latency: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Judge the run so far against `budgets.training_minutes` and, given the measured one-row
+    `latency`, `budgets.serving_p99_ms`: a breach fails the run (before the model is registered)
+    under `on_breach: fail`, and is a warning, recorded with the run, under `warn`. The breaches
+    found, as recorded."""
+    found: list[tuple[dict[str, Any], str, str]] = []
     minutes = meter.total().wall_s / 60
-    if minutes <= budgets.training_minutes:
-        return []
-    breach = {"budget": "training_minutes", "limit": budgets.training_minutes, "used": round(minutes, 3),
-              "stages": {s.name: round(s.wall_s, 2) for s in meter.stages}}
-    slowest = max(meter.stages, key=lambda s: s.wall_s)
-    message = (f"the run took {minutes:.2f} min, over budgets.training_minutes ({budgets.training_minutes:g}); "
-               f"the slowest stage was {slowest.name} ({slowest.wall_s:.1f} s)")
-    if budgets.on_breach == "fail":
-        raise BudgetExceededError(message, hint="raise budgets.training_minutes in assay.yaml, or make the run "
-                                               "cheaper (fewer rows or iterations); `assay runs show` lists the stages")
-    reporter.note(f"warning: {message}")
-    return [breach]
+    if budgets.training_minutes is not None and minutes > budgets.training_minutes:
+        slowest = max(meter.stages, key=lambda s: s.wall_s)
+        found.append((
+            {"budget": "training_minutes", "limit": budgets.training_minutes, "used": round(minutes, 3),
+             "stages": {s.name: round(s.wall_s, 2) for s in meter.stages}},
+            f"the run took {minutes:.2f} min, over budgets.training_minutes ({budgets.training_minutes:g}); "
+            f"the slowest stage was {slowest.name} ({slowest.wall_s:.1f} s)",
+            "raise budgets.training_minutes in assay.yaml, or make the run cheaper (fewer rows or iterations); "
+            "`assay runs show` lists the stages"))
+    p99 = None if latency is None else latency.get("p99")
+    if budgets.serving_p99_ms is not None and p99 is not None and p99 > budgets.serving_p99_ms:
+        found.append((
+            {"budget": "serving_p99_ms", "limit": budgets.serving_p99_ms, "used": p99,
+             "calls": latency.get("calls") if latency else None},
+            f"the model answers one row in {p99:.2f} ms at p99 ({latency.get('calls') if latency else 0} calls), "
+            f"over budgets.serving_p99_ms ({budgets.serving_p99_ms:g})",
+            "make the model cheaper to call (fewer trees or iterations, fewer features), or raise "
+            "budgets.serving_p99_ms in assay.yaml; `assay runs show` has the measured percentiles"))
+    if found and budgets.on_breach == "fail":
+        raise BudgetExceededError("; ".join(message for _, message, _ in found), hint=found[0][2])
+    for _, message, _ in found:
+        reporter.note(f"warning: {message}")
+    return [breach for breach, _, _ in found]
+
+
+LATENCY_CALLS = 200  # one-row predictions timed after training
+
+
+def predict_latency(loaded: Any, rows: Any, *, seed: int, threads: int, calls: int = LATENCY_CALLS) -> dict[str, Any] | None:
+    """Milliseconds a one-row `loaded.predict` takes on up to `calls` test rows, one at a time, as
+    a server calls the model (after one untimed warm-up call): p50, p95, p99 and max. The model call
+    only: request parsing and the network come on top (the serving SLOs measure those). None when
+    there are no rows."""
+    n = min(calls, len(rows))
+    if n == 0:
+        return None
+    singles = [rows.iloc[[i]] for i in range(n)]
+    times = np.empty(n)
+    with seeded(seed, threads):
+        loaded.predict(singles[0])
+        for i, row in enumerate(singles):
+            started = time.perf_counter()
+            loaded.predict(row)
+            times[i] = time.perf_counter() - started
+    p50, p95, p99 = np.percentile(times * 1000, [50, 95, 99])
+    return {"calls": n, "p50": round(float(p50), 4), "p95": round(float(p95), 4), "p99": round(float(p99), 4),
+            "max": round(float(times.max() * 1000), 4)}
 
 
 def _test_values(test_rows: pl.DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:
     return {c: test_rows.get_column(c).to_numpy() for c in columns if c in test_rows.columns}
 
 
-def _importance(
-    project: Project, spec: Spec, trained: TrainedModel, test_rows: pl.DataFrame, calibration: Calibration | None
-) -> list[dict[str, Any]]:
+def _loaded(project: Project, trained: TrainedModel, calibration: Calibration | None) -> Any:
+    """The trained model as a server loads it: from its artifact bytes, with its calibrator."""
+    return with_calibrator(
+        load_model(trained.flavor, trained.artifact, signature=trained.signature,
+                   trusted_modules=tuple(trained.resolved.get("trusted_modules", ())), project_dir=project.root),
+        calibration.calibrator if calibration is not None else None,
+    )
+
+
+def _importance(spec: Spec, trained: TrainedModel, test_rows: pl.DataFrame, loaded: Any) -> list[dict[str, Any]]:
     """Permutation importance of each model input on the test rows (binary classification and
     regression), measured by the primary metric where it can be resampled, else roc_auc or rmse."""
     binary = spec.model.task == "classification" and trained.predictions["test"].ndim == 2 \
         and trained.predictions["test"].shape[1] == 2
     if spec.model.task == "classification" and not binary:
         return []
-    loaded = with_calibrator(
-        load_model(trained.flavor, trained.artifact, signature=trained.signature,
-                   trusted_modules=tuple(trained.resolved.get("trusted_modules", ())), project_dir=project.root),
-        calibration.calibrator if calibration is not None else None,
-    )
     rows = to_model_frame(test_rows, trained.signature)
     primary = spec.primary_metric
     metric = primary if primary in METRIC_NAMES else ("roc_auc" if binary else "rmse")
