@@ -153,6 +153,10 @@ def test_evaluate_rescores_the_test_rows_or_a_new_version(tmp_path: Path, capsys
     assert again["metrics"]["test"]["roc_auc"] == summary["metrics"]["test"]["roc_auc"]
     assert again["decision"]["threshold"] == summary["decision"]["threshold"]  # recorded, not chosen again
     assert again["intervals"]["roc_auc"]["low"] == pytest.approx(summary["intervals"]["roc_auc"]["low"])
+    costs = again["costs"]  # what each stage of the evaluation cost
+    assert list(costs) == ["load", "predict", "assess", "total"]
+    assert all(c["wall_s"] >= 0 and c["cpu_s"] >= 0 and c["peak_rss_mib"] > 20 for c in costs.values())
+    assert costs["total"]["wall_s"] == pytest.approx(sum(c["wall_s"] for s, c in costs.items() if s != "total"), abs=1e-3)
     # a new month where the signal no longer predicts: every row is scored and the gate fails
     _data(600, seed=9).with_columns(pl.col("signal").shuffle(seed=1)).write_csv(folder / "loans.csv")
     newer = cli_json(capsys, "-C", str(folder), "ingest")["dataset_version"]
