@@ -51,8 +51,8 @@ def audit_log(
     if as_json:
         print_json([entry_dict(e) for e in entries])
         return
-    stdout().print(table(None, ["#", "at", "actor", "action", "subject", "reason"],
-                         [[e.seq, fmt_time(e.at), e.actor, e.action, e.subject, e.details.get("reason", "")]
+    stdout().print(table(None, ["#", "at", "actor", "action", "subject", "reason / comment"],
+                         [[e.seq, fmt_time(e.at), e.actor, e.action, e.subject, e.details.get("reason") or e.details.get("comment", "")]
                           for e in entries]))
 
 
