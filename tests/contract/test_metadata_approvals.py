@@ -19,38 +19,38 @@ def with_run(store: MetadataStore) -> MetadataStore:  # noqa: F811
 
 
 def test_decisions_are_stored_audited_and_listed_oldest_first(with_run: MetadataStore) -> None:
-    store = with_run
-    register(store)
-    register(store)
-    first = store.add_approval("credit", 1, "approve", actor="carol", comment="gates read", at=T0)
-    store.add_approval("credit", 2, "reject", actor="dave", comment="no", at=T0 + timedelta(seconds=1))
-    second = store.add_approval("credit", 1, "reject", actor="dave", comment="fairness gap",
+    db = with_run
+    register(db)
+    register(db)
+    first = db.add_approval("credit", 1, "approve", actor="carol", comment="gates read", at=T0)
+    db.add_approval("credit", 2, "reject", actor="dave", comment="no", at=T0 + timedelta(seconds=1))
+    second = db.add_approval("credit", 1, "reject", actor="dave", comment="fairness gap",
                                 at=T0 + timedelta(seconds=2))
-    assert [(a.version, a.decision, a.actor) for a in store.list_approvals("credit", 1)] == [
+    assert [(a.version, a.decision, a.actor) for a in db.list_approvals("credit", 1)] == [
         (1, "approve", "carol"), (1, "reject", "dave")]
-    assert len(store.list_approvals("credit")) == 3 and store.list_approvals("other") == []
+    assert len(db.list_approvals("credit")) == 3 and db.list_approvals("other") == []
     assert (first.ref, first.comment, first.at) == ("credit:1", "gates read", T0) and second.id > first.id
-    entries = store.list_audit(subject="credit:1")
+    entries = db.list_audit(subject="credit:1")
     approvals = [(e.action, e.actor, e.details["comment"]) for e in entries if e.action.startswith("model.")
                  and e.action != "model.registered"]
     assert approvals == [("model.approved", "carol", "gates read"), ("model.rejected", "dave", "fairness gap")]
 
 
 def test_a_status_change_commits_with_the_decision(with_run: MetadataStore) -> None:
-    store = with_run
-    register(store)
-    store.add_approval("credit", 1, "approve", actor="carol", comment="ok", at=T0, status=ModelStatus.APPROVED)
-    assert store.get_model("credit", 1).status == ModelStatus.APPROVED
-    status = [e for e in store.list_audit(subject="credit:1") if e.action == "model.status"]
+    db = with_run
+    register(db)
+    db.add_approval("credit", 1, "approve", actor="carol", comment="ok", at=T0, status=ModelStatus.APPROVED)
+    assert db.get_model("credit", 1).status == ModelStatus.APPROVED
+    status = [e for e in db.list_audit(subject="credit:1") if e.action == "model.status"]
     assert [(e.actor, e.details["from"], e.details["to"]) for e in status] == [("carol", "candidate", "approved")]
 
 
 def test_unknown_models_and_decisions_are_refused_and_nothing_is_written(with_run: MetadataStore) -> None:
-    store = with_run
-    register(store)
-    before = len(store.list_audit())
+    db = with_run
+    register(db)
+    before = len(db.list_audit())
     with pytest.raises(NotFoundError):
-        store.add_approval("credit", 9, "approve", actor="carol", comment="ok", at=T0)
+        db.add_approval("credit", 9, "approve", actor="carol", comment="ok", at=T0)
     with pytest.raises(ValueError, match="approve' or 'reject"):
-        store.add_approval("credit", 1, "maybe", actor="carol", comment="ok", at=T0)
-    assert store.list_approvals("credit") == [] and len(store.list_audit()) == before
+        db.add_approval("credit", 1, "maybe", actor="carol", comment="ok", at=T0)
+    assert db.list_approvals("credit") == [] and len(db.list_audit()) == before

@@ -234,7 +234,7 @@ def test_every_role_against_every_operation(team: Path, tmp_path: Path, operatio
             assert f"{role}-user (roles: {role}) may not" in str(denied)
             assert len(project.metadata.list_audit(limit=100_000)) == before  # a refusal changes nothing
             return
-        except Exception:  # noqa: BLE001 - past the permission check, the operation's own rules apply
+        except Exception:  # noqa: BLE001, S110 - past the permission check, the operation's own rules apply
             pass
         assert role in allowed, f"{role} was not refused {operation}"
 
@@ -283,7 +283,7 @@ def test_the_cli_reads_the_key_from_the_environment_and_exits_15_on_a_refusal(
     code, _, err = cli(capsys, "-C", str(folder), "deploy", V2, "--promote")
     assert code == 15 and "error [permission-denied]: key:review-bot (roles: approver) may not deployments:change" in err
     assert key not in err
-    code, out, err = cli(capsys, "-C", str(folder), "models", "approve", V2, "--comment", "bot checks passed")
+    code, _, err = cli(capsys, "-C", str(folder), "models", "approve", V2, "--comment", "bot checks passed")
     assert code == 0, err
     monkeypatch.delenv("ASSAY_API_KEY")
     assert cli(capsys, "-C", str(folder), "deploy", V2, "--promote")[0] == 0  # local mode: the OS user is admin
