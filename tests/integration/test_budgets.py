@@ -13,10 +13,11 @@ from assay.project.demo import run_demo
 from assay.project.pipeline import train_project
 from assay.project.workspace import Project
 from assay.registry.records import RunStatus
-from tests.integration.cli_runner import cli
+from tests.integration.cli_runner import cli, cli_json
 
 pytestmark = pytest.mark.slow
 STAGES = ["ingest", "load", "split", "leakage check", "train", "evaluate", "latency", "register", "total"]
+SCORING_STAGES = ["resolve", "hash input", "plan", "score", "manifest", "total", "workers"]
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,33 @@ def test_a_run_records_where_its_time_went(demo: Path, capsys: pytest.CaptureFix
     code, out, _ = cli(capsys, "-C", str(demo), "runs", "show", run.id)
     assert code == 0 and "where the time went" in out and "leakage check" in out
     assert f"p99 {latency['p99']:.2f} ms" in out
+
+
+def test_a_scoring_job_records_where_its_time_went(demo: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    data = demo / "data" / "applications.csv"
+    with Project.open(demo) as project:
+        summary = score(project, "credit-default:1", input_url=str(data), output_url=str(tmp_path / "a"),
+                        engine=LocalEngine(1), options=ScoreOptions(chunk_rows=1000))
+        (entry,) = [e for e in project.metadata.list_audit(subject="credit-default:1", action="score")
+                    if e.details["job_id"] == summary.job_id]
+    costs = summary.to_dict()["costs"]
+    assert list(costs) == SCORING_STAGES
+    assert all(c["wall_s"] >= 0 and c["cpu_s"] >= 0 for c in costs.values())
+    assert costs["score"]["wall_s"] > costs["total"]["wall_s"] / 2  # the workers start, load the model and score
+    assert abs(costs["total"]["wall_s"] - sum(c["wall_s"] for s, c in costs.items() if s not in ("total", "workers"))) < 1e-3
+    assert costs["resolve"]["peak_rss_mib"] > 20  # the coordinator, sampled while the stage ran
+    assert 0 < costs["workers"]["cpu_s"] <= summary.cpu_s and costs["workers"]["peak_rss_mib"] > 20
+    assert entry.details["costs"] == costs
+
+    code, out, _ = cli(capsys, "-C", str(demo), "score", "credit-default:1", "--input", str(data), "--output",
+                       str(tmp_path / "b"), "--workers", "1", "--chunk-rows", "1000")
+    assert code == 0 and "where the time went" in out and "hash input" in out and "workers" in out
+    again = cli_json(capsys, "-C", str(demo), "score", "credit-default:1", "--input", str(data), "--output",
+                     str(tmp_path / "b"), "--chunk-rows", "1000")
+    assert isinstance(again, dict) and again["status"] == "complete"
+    assert list(again["costs"]) == ["resolve", "hash input", "total", "workers"]  # nothing was planned or scored
+    assert again["costs"]["workers"] == {"wall_s": 0.0, "cpu_s": 0.0, "peak_rss_mib": None}
 
 
 def test_a_training_budget_warns_or_fails_the_run(demo: Path) -> None:

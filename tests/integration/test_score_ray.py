@@ -147,6 +147,7 @@ def test_ray_engine_writes_the_local_engines_bytes(project_dir: Path, job_input:
     assert summary["status"] == "scored"
     assert summary["engine"] == "ray, 2 actor(s) on a local Ray instance"
     assert (summary["rows"], summary["quarantined"], summary["chunks"]) == (ROWS, 3, CHUNKS)
+    assert summary["costs"]["workers"]["peak_rss_mib"] > 20  # each actor reports its own with its chunks
     assert data_files(output) == data_files(reference)
     ours, theirs = _manifest(output), _manifest(reference)
     assert ours["chunks"] == theirs["chunks"]

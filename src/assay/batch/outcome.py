@@ -17,6 +17,7 @@ class ChunkResult:
     retries: tuple[str, ...] = ()
     seconds: float = 0.0
     cpu_s: float = 0.0  # CPU time the worker spent on it
+    peak_rss_mib: float | None = None  # the worker's peak resident set size so far, when it answered
 
 
 @dataclass(frozen=True, slots=True)

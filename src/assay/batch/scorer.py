@@ -39,6 +39,7 @@ from assay.batch.plan import (
 from assay.data.checks import SchemaChecker
 from assay.errors import AssayError
 from assay.project.calibrated import load_package
+from assay.project.costs import peak_rss_mib
 from assay.project.quarantine import REASON_COLUMN
 from assay.training.flavors import LoadedModel
 from assay.training.signature import to_model_frame
@@ -93,7 +94,8 @@ class ChunkScorer:
         except Exception as exc:  # worker boundary: a model or library error becomes the chunk's failure
             return ChunkFailure(task.chunk.index, describe_chunk(task), f"{type(exc).__name__}: {exc}", False,
                                 tuple(retries))
-        return ChunkResult(record, tuple(retries), time.perf_counter() - started, time.process_time() - cpu)
+        return ChunkResult(record, tuple(retries), time.perf_counter() - started, time.process_time() - cpu,
+                           peak_rss_mib())
 
     # -- steps
 

@@ -116,6 +116,16 @@ def gates_table(gates: Sequence[Mapping[str, Any]], *, title: str) -> Table:
     return table(title, ["gate", "value", "threshold", "verdict", "detail"], rows)
 
 
+def costs_table(costs: Mapping[str, Mapping[str, Any]]) -> Table:
+    """Where the time went: wall time, CPU time and peak memory of each stage (a run's, a scoring job's)."""
+    def number(value: Any, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    rows = [[stage, number(c.get("wall_s"), ".2f"), number(c.get("cpu_s"), ".2f"), number(c.get("peak_rss_mib"), ",.0f")]
+            for stage, c in costs.items()]
+    return table("where the time went", ["stage", "wall s", "CPU s", "peak RSS MiB"], rows)
+
+
 @contextmanager
 def scan_progress(*, enabled: bool = True) -> Iterator[Callable[[str, int], None] | None]:
     """A live "source: N rows checked" line on stderr while files stream (nothing when disabled
@@ -134,4 +144,4 @@ def scan_progress(*, enabled: bool = True) -> Iterator[Callable[[str, int], None
         yield update
 
 
-__all__ = ["RichReporter", "fmt_metric", "fmt_time", "gates_table", "key_values", "print_json", "scan_progress", "stderr", "stdout", "table"]
+__all__ = ["RichReporter", "costs_table", "fmt_metric", "fmt_time", "gates_table", "key_values", "print_json", "scan_progress", "stderr", "stdout", "table"]

@@ -8,7 +8,15 @@ from typing import Any
 import typer
 
 from assay.cli.context import JSON_OPTION, open_project
-from assay.cli.output import fmt_metric, fmt_time, key_values, print_json, stdout, table
+from assay.cli.output import (
+    costs_table,
+    fmt_metric,
+    fmt_time,
+    key_values,
+    print_json,
+    stdout,
+    table,
+)
 from assay.registry.records import AliasChange, DatasetVersion, ModelVersion, Run
 
 models = typer.Typer(help="Registered model versions and their aliases.", no_args_is_help=True)
@@ -234,10 +242,7 @@ def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., help="Run id
             out.print(table(f"{split} metrics", ["metric", "value"], [[k, fmt_metric(v)] for k, v in run.metrics[split].items()]))
     costs = run.metrics.get("costs") or {}
     if costs:
-        out.print(table("where the time went", ["stage", "wall s", "CPU s", "peak RSS MiB"],
-                        [[stage, f"{c['wall_s']:.2f}", f"{c['cpu_s']:.2f}",
-                          "-" if c.get("peak_rss_mib") is None else f"{c['peak_rss_mib']:,.0f}"]
-                         for stage, c in costs.items()]))
+        out.print(costs_table(costs))
     latency = run.metrics.get("serving_latency_ms")
     if latency:
         out.print(f"one-row prediction (model call, {latency['calls']} calls): p50 {latency['p50']:.2f} ms · "

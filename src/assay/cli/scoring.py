@@ -22,7 +22,7 @@ from rich.text import Text
 
 from assay.batch.options import DEFAULT_CHUNK_ROWS, ScoreOptions
 from assay.cli.context import JSON_OPTION, open_project
-from assay.cli.output import key_values, print_json, stderr, stdout, table
+from assay.cli.output import costs_table, key_values, print_json, stderr, stdout, table
 
 if TYPE_CHECKING:
     from assay.batch.job import Engine, ScoreSummary
@@ -145,6 +145,8 @@ def _print_summary(summary: ScoreSummary, wall_s: float) -> None:
     if summary.reasons:
         rows = [[reason.split(":", 1)[0], reason.split(":", 1)[-1], f"{count:,}"] for reason, count in summary.reasons.items()]
         console.print(table("quarantined rows by failed check", ["check", "column", "rows"], rows))
+    if summary.costs and summary.status != "complete":  # the coordinator's stages, then the workers' chunks
+        console.print(costs_table(summary.costs))
 
 
 __all__ = ["score_command"]

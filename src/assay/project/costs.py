@@ -13,7 +13,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,15 +52,22 @@ def _rss_mib() -> float | None:
     return None
 
 
-def _peak_so_far_mib() -> float:
+def peak_rss_mib() -> float:
+    """The largest resident set size this process has had so far (`getrusage`), in MiB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
 
 
 class CostMeter:
-    """Measures stages one after the other (not nested)."""
+    """Measures stages one after the other (not nested).
 
-    def __init__(self) -> None:
+    `cpu` is the CPU clock the stages are measured with: by default this process and the children
+    it waited for (`cpu_seconds`); `time.process_time` counts this process only (a coordinator whose
+    workers report their own CPU time).
+    """
+
+    def __init__(self, *, cpu: Callable[[], float] = cpu_seconds) -> None:
+        self._cpu = cpu
         self.stages: list[StageCost] = []
         self._peak: float | None = None
         self._lock = threading.Lock()
@@ -69,7 +76,7 @@ class CostMeter:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        wall, cpu = time.perf_counter(), cpu_seconds()
+        wall, cpu = time.perf_counter(), self._cpu()
         with self._lock:
             self._peak = _rss_mib()
         self._start_sampler()
@@ -82,8 +89,8 @@ class CostMeter:
             if peak is not None and current is not None:
                 peak = max(peak, current)
             elif peak is None:
-                peak = _peak_so_far_mib()
-            self.stages.append(StageCost(name, time.perf_counter() - wall, cpu_seconds() - cpu, peak))
+                peak = peak_rss_mib()
+            self.stages.append(StageCost(name, time.perf_counter() - wall, self._cpu() - cpu, peak))
 
     def _start_sampler(self) -> None:
         if self._sampler is None and _STATUS.exists():
@@ -116,4 +123,4 @@ class CostMeter:
         return document
 
 
-__all__ = ["CostMeter", "StageCost", "cpu_seconds"]
+__all__ = ["CostMeter", "StageCost", "cpu_seconds", "peak_rss_mib"]
