@@ -13,6 +13,7 @@ import typer
 
 from assay.cli.context import JSON_OPTION, open_project, state
 from assay.cli.output import (
+    costs_table,
     RichReporter,
     fmt_metric,
     gates_table,
@@ -368,6 +369,7 @@ def evaluate_command(
         out.print(table(None, ["metric", "value", f"{level:.0%} interval"], rows))
         if assessment.gates:
             out.print(gates_table([g.to_dict() for g in assessment.gates], title="evaluation gates"))
+        out.print(costs_table(result.costs))
     if not assessment.passed:
         raise typer.Exit(1)
 
