@@ -19,9 +19,8 @@ import polars as pl
 import yaml
 
 from assay.project.access import create_key
-from assay.project.approvals import approve
 from assay.project.workspace import Project
-from assay.security.identity import Identity, Role, identity_for
+from assay.security.identity import Identity, Role
 
 # A model that misbehaves on demand: the file named by $FLAKY_MODE_FILE says "ok", "raise" or
 # "sleep:SECONDS". It is a HistGradientBoostingClassifier otherwise, so it trains and passes gates.
@@ -80,13 +79,6 @@ def make_keys(project_dir: Path) -> dict[str, str]:
     admin = Identity.of("serving-tests", [Role.ADMIN], source="test")
     with Project.open(project_dir) as project:
         return {role: create_key(project.acting_as(admin), role=role, name=f"test-{role}")[0] for role in ROLES}
-
-
-def approve_for_production(project_dir: Path, ref: str, *, reviewer: str = "reviewer") -> None:
-    """Record `reviewer`'s approval of `ref`, so the default approval policy lets it become production."""
-    with Project.open(project_dir) as project:
-        identity = identity_for(reviewer, project.load_spec()[0].access, source="test")
-        approve(project.acting_as(identity), ref, comment="reviewed by the serving tests")
 
 
 def sample_rows(project_dir: Path, n: int, *, offset: int = 0) -> list[dict[str, Any]]:

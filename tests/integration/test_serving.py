@@ -16,9 +16,9 @@ from assay.project.deployment import deploy, rollback
 from assay.project.pipeline import train_project
 from assay.project.workspace import Project
 from assay.serving.predlog import read_prediction_log
+from tests.governance_support import approve_as_reviewer
 from tests.integration.serving_support import (
     Server,
-    approve_for_production,
     make_keys,
     predict,
     sample_rows,
@@ -64,7 +64,7 @@ def flaky_project(base_project: Path, keys: dict[str, str], tmp_path_factory: py
     with Project.open(directory) as project:
         result = train_project(project)
     assert result.model.version == 2, result.model
-    approve_for_production(directory, "credit-default:2")  # production is protected (the default policy)
+    approve_as_reviewer(directory, "credit-default:2")  # production is protected (the default policy)
     return directory
 
 
