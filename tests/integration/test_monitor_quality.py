@@ -13,12 +13,14 @@ import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
+from assay.monitoring.ingest import label_columns, model_classes
 from assay.monitoring.quality import QualityWindow, quality_report, window_metric
 from assay.project.demo import run_demo
 from assay.project.workspace import Project
@@ -240,3 +242,53 @@ monitoring:
     assert [e.details["kinds"] for e in requests] == [["quality"]]
     alerts = [json.loads(line) for line in (project / "alerts.jsonl").read_text().splitlines()]
     assert {(a["slo"], a["status"]) for a in alerts} == {("auc", "firing"), ("retraining", "firing")}
+
+
+def _ingest_in_a_process(project_dir: str, labels: str, done: Any) -> None:
+    import os as _os
+
+    from assay.monitoring.ingest import ingest_labels as _ingest
+
+    _os.chdir(project_dir)
+    with Project.open(project_dir) as opened:
+        done.put(_ingest(opened, labels, key="request_id").new)
+
+
+def _waiting_on(lock: Path) -> bool:
+    """Whether some process is blocked on `lock` (a `->` line for its inode in /proc/locks)."""
+    inode = f":{lock.stat().st_ino} "
+    return any(line.split(":", 1)[1].lstrip().startswith("->") and inode in line
+               for line in Path("/proc/locks").read_text().splitlines())
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads Linux's /proc/locks to see the ingest wait")
+def test_an_ingest_waits_for_the_store_lock_and_then_finds_the_file_stored(
+    project: Path, logged: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Two ingests of one file at once store it once: while one holds the store (here the test,
+    storing the file itself), the other waits, then finds it stored."""
+    import multiprocessing
+    import time
+
+    from assay.monitoring.labels import label_store, read_labels_file
+
+    _, outcomes = logged
+    labels = _labels_file(project / "labels.parquet", outcomes, range(N))
+    store = label_store(project, "credit-default")
+    context = multiprocessing.get_context("spawn")
+    done = context.Queue()
+    with Project.open(project) as opened, store.locked():
+        worker = context.Process(target=_ingest_in_a_process, args=(str(project), str(labels), done))
+        worker.start()
+        for _ in range(1200):  # bounded: 60 s for the process to start and reach the lock
+            if _waiting_on(store.folder / ".lock") or not worker.is_alive():
+                break
+            time.sleep(0.05)
+        assert _waiting_on(store.folder / ".lock"), "the ingest did not wait for the store lock"
+        spec = opened.load_spec()[0]
+        stored = store.add(read_labels_file(labels, key="request_id", columns=label_columns(spec),
+                                            task=spec.model.task, classes=model_classes(opened, spec)),
+                           at=opened.clock.now(), details={})
+    worker.join(timeout=120)
+    assert worker.exitcode == 0 and done.get(timeout=5) is False  # it found the file stored
+    assert list(store.folder.glob("labels-*.parquet")) == [stored.path]

@@ -13,7 +13,6 @@ ever put in the request, never in a message, a log event or the state.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import random
@@ -29,6 +28,7 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
+from assay.monitoring.locking import exclusive_lock
 from assay.monitoring.errors import MonitoringError
 from assay.security.secrets import Secret, SecretProvider, resolve_secret
 from assay.spec.monitoring import SinkSpec
@@ -247,17 +247,12 @@ class AlertState:
 
     @contextmanager
     def open(self) -> Iterator[dict[str, Any]]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(self.path.name + ".lock"), "a+b") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                state = self._load()
-                yield state
-                temporary = self.path.with_name(f".{self.path.name}.tmp")
-                temporary.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-                os.replace(temporary, self.path)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with exclusive_lock(self.path.with_name(self.path.name + ".lock")):
+            state = self._load()
+            yield state
+            temporary = self.path.with_name(f".{self.path.name}.tmp")
+            temporary.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(temporary, self.path)
 
     def _load(self) -> dict[str, Any]:
         try:

@@ -92,17 +92,18 @@ def ingest_labels(
     store = label_store(project.root, spec.model.name)
     keys = prediction_keys(read_predictions(prediction_log_dir(project.root, spec, spec.model.name)))
     delay = max_label_delay(spec)
-    earlier = store.find(labels.identity)
     mine = match_labels(keys, labels.frame.with_columns(pl.lit(0, pl.Int32).alias("ingest")), max_delay=delay)
     counts = {"matched": mine.count(MATCHED), "no_prediction": mine.count(NO_PREDICTION), "too_late": mine.count(TOO_LATE)}
     superseded = 0
-    if earlier is None:
-        before = match_labels(keys, store.read(), max_delay=delay).current()
-        superseded = mine.current().join(before, on=KEY, how="semi").height
-        stored = store.add(labels, at=project.clock.now(), details=counts).path
-    else:
-        stored = earlier
-    labelled = match_labels(keys, store.read(), max_delay=delay).current().height
+    with store.locked():  # two ingests of one file at once: one stores it, the other finds it stored
+        earlier = store.find(labels.identity)
+        if earlier is None:
+            before = match_labels(keys, store.read(), max_delay=delay).current()
+            superseded = mine.current().join(before, on=KEY, how="semi").height
+            stored = store.add(labels, at=project.clock.now(), details=counts).path
+        else:
+            stored = earlier
+        labelled = match_labels(keys, store.read(), max_delay=delay).current().height
     summary = IngestSummary(
         model=spec.model.name, source=labels.source, sha256=labels.sha256, key=key,
         stored=str(stored.relative_to(project.root)), new=earlier is None, labels=labels.frame.height,

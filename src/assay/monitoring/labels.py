@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ import pyarrow.parquet as pq
 from assay.data.source import SourceRef, hash_source, read_source, uri_for_display
 from assay.errors import DataSourceError
 from assay.monitoring.errors import MonitoringError
+from assay.monitoring.locking import exclusive_lock
 from assay.project.settings import STATE_DIR
 
 KeyMode = Literal["request_id", "entity+time"]
@@ -265,6 +267,10 @@ class LabelStore:
         if not self.folder.is_dir():
             return []
         return sorted(p for p in self.folder.glob("labels-*.parquet") if not p.name.startswith("."))
+
+    def locked(self) -> AbstractContextManager[None]:
+        """Hold the store's lock: one ingest at a time decides whether its file is new and stores it."""
+        return exclusive_lock(self.folder / ".lock")
 
     def find(self, identity: str) -> Path | None:
         """The file an earlier ingest of the same labels file stored, if any."""
