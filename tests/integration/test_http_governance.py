@@ -328,3 +328,28 @@ def test_the_user_header_counts_only_from_a_trusted_proxy_and_only_when_named(
         assert _call(other, "POST", approve, *request).status_code == 401
     for directory in (untrusted, off):  # nothing was recorded in alice's name
         assert _decisions(directory, 1) == decisions_before
+
+
+def test_a_changed_access_section_applies_without_a_restart(project_dir: Path, server: Server, tmp_path: Path) -> None:
+    import time
+
+    folder = _copy_with_proxy(project_dir, tmp_path / "live", ACCESS["proxy"])
+    deployments = f"/v1/deployments/{MODEL}"
+    as_dave = {"X-Forwarded-User": "dave"}
+    with serving(folder) as other:
+        assert _call(other, "GET", deployments, as_dave).status_code == 200  # not listed: default_roles (viewer)
+        _set_access(folder, {**ACCESS, "default_roles": []})  # strangers lose every role
+        for _ in range(150):  # bounded: the server polls every 0.2 s
+            if _call(other, "GET", deployments, as_dave).status_code == 403:
+                break
+            time.sleep(0.1)
+        assert _call(other, "GET", deployments, as_dave).status_code == 403
+        (folder / "assay.yaml").write_text("access: [not, a, mapping\n")  # a broken edit keeps what was loaded
+        for _ in range(150):
+            if '"access.reload_failed"' in other.log():
+                break
+            time.sleep(0.1)
+        assert _call(other, "GET", deployments, {"X-Forwarded-User": "alice"}).status_code == 200
+        assert _call(other, "GET", deployments, as_dave).status_code == 403
+        log = other.log()
+    assert '"access.reloaded"' in log and '"access.reload_failed"' in log

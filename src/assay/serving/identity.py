@@ -64,10 +64,18 @@ class RequestIdentities:
 
     def __init__(self, keys: KeyCache, access: AccessSpec) -> None:
         self._keys = keys
+        self._warned = False
+        self.update(access)
+
+    def update(self, access: AccessSpec) -> None:
+        """Use `access` from the next request on (the server re-reads the spec when it changes)."""
         self._access = access
         self.user_header = access.proxy.user_header
         self._trusted = tuple(ipaddress.ip_network(net, strict=False) for net in access.proxy.trusted_proxies)
-        self._warned = False
+
+    @property
+    def access(self) -> AccessSpec:
+        return self._access
 
     async def identify(self, headers: Mapping[str, str], peer: str | None) -> Identity:
         """The caller, whatever they may do; 401 errors (`UnauthenticatedError`) when unknown.

@@ -88,6 +88,7 @@ class Service:
         self.metrics = ServingMetrics()
         self.keys = KeyCache(project.metadata.get_api_key, ttl_s=self.serving.key_cache_s)
         self.identities = RequestIdentities(self.keys, spec.access)
+        self._spec_stamp = _mtime_ns(project.spec_path)
         self.guard = CanaryGuard(self.serving.canary)
         provider = options.secrets or SecretProviders(base_dir=project.root)
         pii_key = resolve_secret(self.serving.pii_key, provider) if self.serving.pii_key else None
@@ -181,6 +182,31 @@ class Service:
         while True:
             await asyncio.sleep(self.serving.poll_interval_s)
             await self.refresh()
+            await self.reload_access()
+
+    async def reload_access(self) -> bool:
+        """Take up a changed `access` section of assay.yaml (who holds which role, the proxy
+        header), so a role granted or taken away applies without a restart. A spec that does not
+        load is logged and the current access kept. Whether it changed."""
+        path = self.project.spec_path
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return False
+        if stamp == self._spec_stamp:
+            return False
+        self._spec_stamp = stamp
+        try:
+            spec = (await asyncio.to_thread(self.project.load_spec))[0]
+        except Exception as exc:  # an edit in progress or a mistake: keep serving with what was loaded
+            _log.error("access.reload_failed", error=f"{type(exc).__name__}: {exc}")
+            return False
+        if spec.access == self.identities.access:
+            return False
+        self.identities.update(spec.access)
+        _log.warning("access.reloaded", users=len(spec.access.users), default_roles=list(spec.access.default_roles),
+                     user_header=spec.access.proxy.user_header)
+        return True
 
     async def refresh(self) -> bool:
         try:
@@ -484,6 +510,14 @@ def error_answer(exc: BaseException, request_id: str,
     return status, headers, {"error": error, "request_id": request_id}
 
 
+
+
+
+def _mtime_ns(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 __all__ = ["DEADLINE_HEADER", "ROUTING_HEADER", "ServeOptions", "Service", "error_answer"]
