@@ -17,8 +17,8 @@ from alembic import command
 from assay.registry._orm import AuditRow
 from assay.registry._sql_migrate import alembic_config
 from assay.registry.audit_chain import CHAIN_STARTED_ACTION, GENESIS_HASH, ChainVerdict, hash_of, verify_chain
-from assay.registry.records import ModelStatus, Run, RunStatus
 from assay.registry.sql import SqlMetadataStore
+from tests.contract.test_metadata_store import register, with_run
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -218,17 +218,7 @@ def test_sqlite3_edit_outside_sqlalchemy_is_detected(tmp_path: Path) -> None:
 
 
 def test_model_registration_and_aliases_are_chained(store: SqlMetadataStore) -> None:
-    from assay.registry.records import DatasetVersion
-
-    store.add_dataset(DatasetVersion(id="ds-1", name="credit", source_uri="file:///c.csv", content_hash="c" * 64,
-                                     snapshot_sha256="s" * 64, row_count=1, column_count=1, schema={},
-                                     created_at=T0, created_by="alice"))
-    store.add_run(Run(id="run-1", project="credit", dataset_version_id="ds-1", status=RunStatus.RUNNING, seed=1,
-                      spec_sha256="p" * 64, environment={}, params={}, metrics={}, artifacts={}, started_at=T0,
-                      finished_at=None, created_by="alice"))
-    model = store.register_model(name="credit", run_id="run-1", flavor="sklearn", artifact_sha256="a" * 64,
-                                 signature={}, metrics={"auc": 0.81}, status=ModelStatus.CANDIDATE,
-                                 created_at=T0, created_by="alice")
+    model = register(with_run(store))
     store.set_alias(model.name, "production", model.version, actor="alice", reason="go", at=T0 + MINUTE)
     verdict = verify(store)
     assert verdict.intact and verdict.entries == len(store.list_audit()) >= 4

@@ -7,19 +7,20 @@ entries directly. Every join is bounded: a stalled worker fails the test.
 
 from __future__ import annotations
 
-import multiprocessing
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Event
 
-
 from assay.registry.audit_chain import verify_chain
-from assay.registry.records import DatasetVersion, ModelStatus, Run, RunStatus
+from assay.registry.records import ModelStatus
 from assay.registry.sql import SqlMetadataStore
+from tests.integration.test_metadata_concurrency import (
+    JOIN_TIMEOUT_S,
+    run_workers,
+    seed_run,
+)
 
 WORKERS = 6
 APPENDS_EACH = 20
-JOIN_TIMEOUT_S = 120
-T0 = datetime(2025, 3, 4, tzinfo=UTC)
 
 
 def append_entries(url: str, worker: int, start: Event) -> None:
@@ -38,35 +39,12 @@ def append_entries(url: str, worker: int, start: Event) -> None:
         store.close()
 
 
-def seed_run(store: SqlMetadataStore) -> None:
-    store.add_dataset(DatasetVersion(id="ds-1", name="fraud", source_uri="file:///fraud.csv", content_hash="c" * 64,
-                                     snapshot_sha256="s" * 64, row_count=1, column_count=1, schema={},
-                                     created_at=T0, created_by="setup"))
-    store.add_run(Run(id="run-1", project="fraud", dataset_version_id="ds-1", status=RunStatus.RUNNING, seed=0,
-                      spec_sha256="p" * 64, environment={}, params={}, metrics={}, artifacts={}, started_at=T0,
-                      finished_at=None, created_by="setup"))
-
-
 def test_concurrent_appends_form_one_valid_chain(store_url: str) -> None:
     store = SqlMetadataStore.from_url(store_url)
     try:
         store.migrate()
         seed_run(store)
-        ctx = multiprocessing.get_context("spawn")
-        start = ctx.Event()
-        processes = [ctx.Process(target=append_entries, args=(store_url, n, start)) for n in range(WORKERS)]
-        for process in processes:
-            process.start()
-        start.set()
-        stalled = []
-        for process in processes:
-            process.join(timeout=JOIN_TIMEOUT_S)
-            if process.is_alive():
-                stalled.append(process.name)
-                process.terminate()
-                process.join(timeout=10)
-        assert not stalled, f"workers still running after {JOIN_TIMEOUT_S} s: {stalled}"
-        assert [p.exitcode for p in processes] == [0] * WORKERS
+        run_workers(append_entries, store_url, WORKERS)
 
         entries = list(store.iter_audit())
         assert len(entries) == 2 + WORKERS * APPENDS_EACH

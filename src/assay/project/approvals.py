@@ -11,7 +11,7 @@ Every decision is a row in the store and an entry in the audit log, with its com
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from assay.errors import AssayError
@@ -157,15 +157,17 @@ def _decide(project: Project, ref: str | ModelRef, decision: str, comment: str) 
         status = ModelStatus.APPROVED
     elif not after.met and model.status == ModelStatus.APPROVED:
         status = ModelStatus.CANDIDATE
-    project.metadata.add_approval(model.name, model.version, decision, actor=identity.name, comment=comment,
-                                  at=pending.at, status=status)
-    return approval_state(project, project.metadata.get_model(model.name, model.version), policy)
+    recorded = project.metadata.add_approval(model.name, model.version, decision, actor=identity.name,
+                                             comment=comment, at=pending.at, status=status)
+    return _state(replace(model, status=status or model.status), policy, [*before, recorded])
 
 
-def require_approval(project: Project, model: ModelVersion, *, alias: str, doing: str) -> ApprovalState | None:
+def require_approval(project: Project, model: ModelVersion, *, alias: str, doing: str,
+                     policy: ApprovalsSpec | None = None) -> ApprovalState | None:
     """Refuse (`ApprovalRequiredError`) to let protected `alias` point at `model` before the policy
-    is met. `doing` names the operation for the message ("become production", "take a canary")."""
-    policy = policy_of(project)
+    (default: the spec's) is met. `doing` names the operation for the message ("become
+    production", "take a canary")."""
+    policy = policy or policy_of(project)
     if alias not in policy.protected_aliases or policy.required == 0:
         return None
     state = approval_state(project, model, policy)

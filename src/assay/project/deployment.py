@@ -74,8 +74,10 @@ def deploy(project: Project, ref: str, *, mode: Literal["shadow", "canary", "pro
                                   hint=f"promote one first: assay deploy {model.ref} --promote")
         if model.version == current.production:
             raise DeploymentError(f"{model.ref} is already in production", hint="canary another version")
-        if policy_of(project).canary:
-            require_approval(project, model, alias=PRODUCTION_ALIAS, doing="take live traffic as a canary")
+        policy = policy_of(project)
+        if policy.canary:
+            require_approval(project, model, alias=PRODUCTION_ALIAS, doing="take live traffic as a canary",
+                             policy=policy)
         state = project.metadata.change_deployment(
             model.name, canary=model.version, canary_percent=float(percent),
             shadow=None if current.shadow == model.version else current.shadow, fallback=current.fallback,

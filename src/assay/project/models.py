@@ -34,10 +34,11 @@ def move_alias(project: Project, ref: str | ModelRef, alias: str, *, reason: str
             f"`assay models status {model.ref} candidate --reason \"...\"` first",
         )
     alias = check_alias_name(alias)
-    protected = alias in policy_of(project).protected_aliases
+    policy = policy_of(project)
+    protected = alias in policy.protected_aliases
     project.require(Action.DEPLOY if protected else Action.MANAGE_MODELS, subject=f"{model.name}@{alias}")
     if protected:
-        require_approval(project, model, alias=alias, doing=f"take the protected alias {alias}")
+        require_approval(project, model, alias=alias, doing=f"take the protected alias {alias}", policy=policy)
     if alias == PRODUCTION_ALIAS:
         current = project.metadata.get_deployment(model.name)
         if current.production != model.version:  # the same bookkeeping as `assay deploy --promote`

@@ -200,7 +200,8 @@ def _train_project(project: Project, spec: Spec, spec_text: str, definitions: Se
             )
             metrics = assessment.metrics
             loaded = _loaded(project, trained, calibration)
-            evaluation = {**assessment.to_dict(), "importance": _importance(spec, trained, test_rows, loaded)}
+            model_rows = to_model_frame(test_rows, trained.signature)  # the test rows as the model reads them
+            evaluation = {**assessment.to_dict(), "importance": _importance(spec, trained, model_rows, loaded)}
             if calibration is not None and evaluation.get("calibration"):
                 evaluation["calibration"] = {**evaluation["calibration"], "calibrator": calibration.summary()}
             artifacts["evaluation"] = project.artifacts.put_bytes(
@@ -208,7 +209,7 @@ def _train_project(project: Project, spec: Spec, spec_text: str, definitions: Se
             ).sha256
             timings["evaluate"] = time.perf_counter() - t0
         with reporter.stage("latency"), meter.stage("latency"):
-            latency = predict_latency(loaded, to_model_frame(test_rows, trained.signature),
+            latency = predict_latency(loaded, model_rows,
                                       seed=spec.seed, threads=spec.model.threads)
         breaches = check_training_budget(spec.budgets, meter, reporter, latency=latency)
         with reporter.stage("register"):
@@ -353,14 +354,13 @@ def _loaded(project: Project, trained: TrainedModel, calibration: Calibration | 
     )
 
 
-def _importance(spec: Spec, trained: TrainedModel, test_rows: pl.DataFrame, loaded: Any) -> list[dict[str, Any]]:
+def _importance(spec: Spec, trained: TrainedModel, rows: Any, loaded: Any) -> list[dict[str, Any]]:
     """Permutation importance of each model input on the test rows (binary classification and
     regression), measured by the primary metric where it can be resampled, else roc_auc or rmse."""
     binary = spec.model.task == "classification" and trained.predictions["test"].ndim == 2 \
         and trained.predictions["test"].shape[1] == 2
     if spec.model.task == "classification" and not binary:
         return []
-    rows = to_model_frame(test_rows, trained.signature)
     primary = spec.primary_metric
     metric = primary if primary in METRIC_NAMES else ("roc_auc" if binary else "rmse")
 
@@ -370,8 +370,6 @@ def _importance(spec: Spec, trained: TrainedModel, test_rows: pl.DataFrame, load
         return out[:, 1] if binary else out
 
     return permutation_importance(predict, rows, trained.labels["test"], metric=metric, seed=spec.seed)
-
-
 
 
 def champions_for(project: Project, spec: Spec, test_rows: pl.DataFrame) -> list[Champion]:
